@@ -1,0 +1,1 @@
+"""Alert engine: rules, alert lifecycle, escalation policies, scheduler jobs and notifiers."""

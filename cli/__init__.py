@@ -1,0 +1,1 @@
+"""The `nuanxin` command line: one module per command, registered in `main.COMMANDS`."""

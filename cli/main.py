@@ -1,0 +1,52 @@
+"""Entry point of the `nuanxin` console script.
+
+Every deliberate failure (bad configuration, unreachable database, edited migration)
+ends as one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+
+from cli import migrate
+from core.errors import NuanxinError
+
+Command = Callable[[argparse.Namespace], int]
+
+# Each command module exposes `register(subparsers) -> Command`.
+COMMANDS = (migrate,)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    parser = argparse.ArgumentParser(
+        prog="nuanxin",
+        description=(
+            "暖心智慧守护 backend: stores every reading from emergency buttons and smoke, gas "
+            "and PIR sensors, and escalates danger until a person answers. Configuration "
+            "comes from NUANXIN_* environment variables (see README)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('nuanxin')}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    handlers = {}
+    for module in COMMANDS:
+        name, handler = module.register(subparsers)
+        handlers[name] = handler
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return handlers[args.command](args)
+    except NuanxinError as exc:
+        print(f"nuanxin {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

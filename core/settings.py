@@ -1,0 +1,79 @@
+"""Configuration from NUANXIN_* environment variables.
+
+`load_settings()` is the only way components get settings: it validates everything at
+start and turns pydantic's report into a ConfigError that names the variable, so a typo
+in a deployment fails in one line instead of a traceback minutes later.
+"""
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, PostgresDsn, UrlConstraints, ValidationError
+from pydantic_core import Url
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "NUANXIN_"
+
+MqttUrl = Annotated[Url, UrlConstraints(allowed_schemes=["mqtt", "mqtts"], default_port=1883)]
+
+
+class TimescaleMode(StrEnum):
+    """Whether migrations use TimescaleDB: `auto` uses it when the server offers it."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: PostgresDsn = Field(
+        default=PostgresDsn("postgresql://postgres@127.0.0.1:5432/nuanxin"),
+        description="PostgreSQL (or TimescaleDB) connection URL.",
+    )
+    mqtt_url: MqttUrl = Field(
+        default=Url("mqtt://127.0.0.1:1883"),
+        description="MQTT broker URL; mqtts:// for TLS.",
+    )
+    timescaledb: TimescaleMode = Field(
+        default=TimescaleMode.AUTO,
+        description="Use TimescaleDB: auto (when the server offers it), on, off.",
+    )
+    readings_retention_days: int = Field(
+        default=400, ge=1, description="Days of raw readings kept; events are kept forever."
+    )
+    db_pool_max_size: int = Field(
+        default=10, ge=1, le=200, description="Largest number of connections one pool opens."
+    )
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+        description="Lowest log level written.",
+    )
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT, description="text for people, json for log collectors."
+    )
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; raise ConfigError naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{env_name(str(err['loc'][0]))}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors(include_url=False)
+        ]
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Elders, homes, devices, contacts, escalation policies, MQTT credentials, installation checks."""

@@ -1,0 +1,1 @@
+"""MQTT ingest: subscribe, decode (native and adapters), validate, quarantine, batch-write."""

@@ -1,0 +1,1 @@
+"""Device and household simulators, scenarios and the load generator."""

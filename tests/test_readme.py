@@ -1,0 +1,18 @@
+"""The README stays true to the code."""
+
+from pathlib import Path
+
+from core.settings import Settings, env_name
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_every_setting_is_documented() -> None:
+    for field in Settings.model_fields:
+        assert f"`{env_name(field)}`" in README, f"{env_name(field)} missing from README"
+
+
+def test_readme_test_command_is_the_one_ci_runs() -> None:
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert ".venv/bin/python -m pytest" in README
+    assert ".venv/bin/python -m pytest" in ci
