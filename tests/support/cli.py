@@ -1,11 +1,13 @@
 """Run the installed `nuanxin` console script as people and deployments do."""
 
 import os
-import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
-NUANXIN = shutil.which("nuanxin") or "nuanxin"
+# The console script installed beside the interpreter running the tests (the venv).
+NUANXIN = str(Path(sys.executable).parent / "nuanxin")
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
