@@ -9,13 +9,13 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
-from cli import migrate
+from cli import api, migrate, registry
 from core.errors import NuanxinError
 
 Command = Callable[[argparse.Namespace], int]
 
-# Each command module exposes `register(subparsers) -> Command`.
-COMMANDS = (migrate,)
+# Each command module exposes `register(subparsers) -> [(name, handler), …]`.
+COMMANDS = (migrate, api, registry)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
@@ -31,8 +31,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     handlers = {}
     for module in COMMANDS:
-        name, handler = module.register(subparsers)
-        handlers[name] = handler
+        handlers.update(module.register(subparsers))
     return parser, handlers
 
 

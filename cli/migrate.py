@@ -12,7 +12,7 @@ from migrations.runner import discover, migrate
 NAME = "migrate"
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> tuple[str, Any]:
+def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, Any]]:
     parser = subparsers.add_parser(
         NAME,
         help="apply new database migrations (safe to run again and from several hosts)",
@@ -29,7 +29,7 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> tuple[str, Any]:
         default=PACKAGED_DIR,
         help="read migration files from this folder instead of the packaged ones",
     )
-    return NAME, run
+    return [(NAME, run)]
 
 
 def run(args: argparse.Namespace) -> int:

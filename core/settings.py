@@ -8,7 +8,7 @@ in a deployment fails in one line instead of a traceback minutes later.
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, PostgresDsn, UrlConstraints, ValidationError
+from pydantic import Field, PostgresDsn, SecretStr, UrlConstraints, ValidationError
 from pydantic_core import Url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -52,6 +52,42 @@ class Settings(BaseSettings):
     )
     db_pool_max_size: int = Field(
         default=10, ge=1, le=200, description="Largest number of connections one pool opens."
+    )
+    mqtt_username: str = Field(
+        default="nuanxin-ingest", description="Broker account of ingest and the platform."
+    )
+    mqtt_password: SecretStr | None = Field(
+        default=None, description="Its password (none: connect without credentials)."
+    )
+    mqtt_ca_file: str | None = Field(
+        default=None, description="CA certificate for mqtts:// (default: system CAs)."
+    )
+    ingest_client_id: str = Field(
+        default="nuanxin-ingest",
+        description="MQTT client id of this ingest process; unique per process.",
+    )
+    ingest_share_group: str | None = Field(
+        default=None,
+        description="Shared-subscription group: ingest processes with one group split the load.",
+    )
+    ingest_batch_max: int = Field(
+        default=1000, ge=1, le=20000, description="Messages per batch at most."
+    )
+    ingest_batch_wait_ms: int = Field(
+        default=50, ge=1, le=5000, description="How long a batch waits for more messages."
+    )
+    mqtt_admin_username: str = Field(
+        default="nuanxin-admin",
+        description="Broker account allowed to manage dynamic security (device accounts).",
+    )
+    mqtt_admin_password: SecretStr | None = Field(
+        default=None,
+        description="Its password; without it devices cannot be given MQTT accounts.",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    token_ttl_minutes: int = Field(
+        default=720, ge=5, le=43200, description="How long a sign-in token is valid."
     )
     log_level: str = Field(
         default="INFO",

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.fixtures_broker import broker, tls_broker  # noqa: F401
 from tests.support.servers import throwaway_database, timescaledb_server
 
 

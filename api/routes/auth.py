@@ -1,0 +1,44 @@
+"""Sign-in with username and password for a bearer token; sign-out revokes it."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import CurrentActor, DbDep, TokenDep
+from device_registry.schemas import Token, UserPublic
+from device_registry.users import authenticate, get_user, issue_token, revoke_token
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/token", summary="Sign in: exchange username and password for a bearer token")
+def sign_in(
+    request: Request, db: DbDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> Token:
+    ttl = timedelta(minutes=request.app.state.settings.token_ttl_minutes)
+    with db.transaction() as conn:
+        user_id = authenticate(conn, form.username, form.password)
+        if user_id is None:
+            raise HTTPException(
+                status_code=status.HTTP_401_UNAUTHORIZED,
+                detail="wrong username or password",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        token = issue_token(conn, user_id, ttl)
+    return Token(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.post("/logout", status_code=204, summary="Sign out: the token stops working at once")
+def sign_out(db: DbDep, actor: CurrentActor, token: TokenDep) -> None:
+    assert token is not None  # CurrentActor already refused requests without one
+    with db.transaction() as conn:
+        revoke_token(conn, token)
+
+
+@router.get("/me", summary="Who am I: role and assigned districts or elders")
+def me(db: DbDep, actor: CurrentActor) -> UserPublic:
+    assert actor.user_id is not None
+    with db.transaction() as conn:
+        return get_user(conn, actor.user_id)

@@ -1,0 +1,92 @@
+"""Who may do what, and over which elders: the one place authorisation is decided.
+
+Two questions, two tables:
+- PERMISSIONS answers "may this role do this action at all?" (else 403);
+- an Actor's scope answers "is this elder/district theirs?" (else 404, so nobody learns
+  that another district's elder exists). Staff are scoped to assigned districts, family
+  members to their own elders, admins to everything.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.errors import PermissionDenied
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    INSTALLER = "installer"
+    COMMUNITY_WORKER = "community_worker"
+    FAMILY = "family"
+
+
+ADMIN, OPERATOR, INSTALLER, WORKER, FAMILY = Role
+
+_ALL = frozenset(Role)
+_STAFF = frozenset({ADMIN, OPERATOR, INSTALLER, WORKER})
+
+# (resource, action) → roles allowed. A new endpoint adds a row here, never an `if`.
+PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
+    ("districts", "read"): _STAFF,
+    ("districts", "write"): frozenset({ADMIN}),
+    ("elders", "read"): _ALL,
+    ("elders", "create"): frozenset({ADMIN, OPERATOR, INSTALLER}),
+    ("elders", "update"): frozenset({ADMIN, OPERATOR, WORKER}),
+    ("elders", "delete"): frozenset({ADMIN}),
+    ("elders", "read_health_notes"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
+    ("elders", "read_id_card"): frozenset({ADMIN}),
+    ("contacts", "read"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
+    ("contacts", "write"): frozenset({ADMIN, OPERATOR, WORKER}),
+    ("devices", "read"): _ALL,
+    ("devices", "register"): frozenset({ADMIN, OPERATOR, INSTALLER}),
+    ("devices", "update"): frozenset({ADMIN, OPERATOR, INSTALLER}),
+    ("devices", "decommission"): frozenset({ADMIN, OPERATOR, INSTALLER}),
+    ("devices", "check"): frozenset({ADMIN, OPERATOR, INSTALLER}),
+    ("policies", "read"): frozenset({ADMIN, OPERATOR, WORKER}),
+    ("policies", "write"): frozenset({ADMIN, OPERATOR}),
+    ("users", "read"): frozenset({ADMIN}),
+    ("users", "write"): frozenset({ADMIN}),
+    ("audit", "read"): frozenset({ADMIN}),
+}
+
+# Roles whose scope is a set of districts; family members are scoped to elders.
+DISTRICT_SCOPED = frozenset({OPERATOR, INSTALLER, WORKER})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or the CLI) doing something, with what they may see."""
+
+    user_id: int | None
+    username: str
+    role: Role
+    district_ids: frozenset[int] = frozenset()
+    elder_ids: frozenset[int] = frozenset()
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def can(self, resource: str, action: str) -> bool:
+        return self.role in PERMISSIONS[(resource, action)]
+
+    def require(self, resource: str, action: str) -> None:
+        if not self.can(resource, action):
+            raise PermissionDenied(f"role {self.role} may not {action} {resource}")
+
+    def sees_district(self, district_id: int) -> bool:
+        return self.sees_everything or district_id in self.district_ids
+
+    def elder_filter(self, elder_column: str, district_column: str) -> tuple[str, list[object]]:
+        """SQL condition limiting rows to this actor's elders, with its parameters."""
+        if self.sees_everything:
+            return "TRUE", []
+        if self.role in DISTRICT_SCOPED:
+            return f"{district_column} = ANY(%s)", [list(self.district_ids)]
+        return f"{elder_column} = ANY(%s)", [list(self.elder_ids)]
+
+
+def system_actor(name: str = "system") -> Actor:
+    """The platform itself or an operator at the command line: sees everything."""
+    return Actor(user_id=None, username=name, role=Role.ADMIN)

@@ -1,0 +1,402 @@
+"""Request and response models: Base → Create / Update → Public, validated at the edge.
+
+Validation answers say which field is wrong and why (FastAPI turns them into 422s).
+Phone numbers are normalised to E.164 here, so nothing past this module sees local forms.
+"""
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from core.types import DeviceLifecycle, DeviceType
+from device_registry.access import Role
+
+DEFAULT_PHONE_REGION = "CN"
+
+
+def to_e164(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number (mainland numbers may omit +86)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _id_card(value: str) -> str:
+    value = value.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        raise ValueError(
+            "a resident ID card number has 18 characters: 17 digits, then a digit or X"
+        )
+    return value
+
+
+def mask_id_card(value: str | None) -> str | None:
+    return None if value is None else value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+Phone = Annotated[str, AfterValidator(to_e164)]
+IdCard = Annotated[str, AfterValidator(_id_card)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- districts -------------------------------------------------------------------------
+
+
+class DistrictCreate(Strict):
+    name: Name
+    timezone: str = "Asia/Shanghai"
+
+
+class CommunityCreate(Strict):
+    name: Name
+
+
+class CommunityPublic(BaseModel):
+    id: int
+    name: str
+
+
+class DistrictPublic(BaseModel):
+    id: int
+    name: str
+    timezone: str
+    communities: list[CommunityPublic]
+
+
+# --- elders ----------------------------------------------------------------------------
+
+
+class Presence(StrEnum):
+    HOME = "home"
+    AWAY = "away"  # staying elsewhere: no inactivity alerts
+    HOSPITAL = "hospital"
+
+
+class HomeIn(Strict):
+    address: Annotated[str, Field(min_length=2, max_length=300)]
+    access_notes: Annotated[str, Field(max_length=1000)] = ""
+
+
+class ElderBase(Strict):
+    name: Name
+    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    phone: Phone | None = None
+    health_notes: Annotated[str, Field(max_length=4000)] = ""
+    presence: Presence = Presence.HOME
+    timezone: str = "Asia/Shanghai"
+
+
+class ElderCreate(ElderBase):
+    community_id: int
+    id_card: IdCard | None = None
+    home: HomeIn
+
+
+class ElderUpdate(Strict):
+    name: Name | None = None
+    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    phone: Phone | None = None
+    health_notes: Annotated[str, Field(max_length=4000)] | None = None
+    presence: Presence | None = None
+    id_card: IdCard | None = None
+    home: HomeIn | None = None
+
+
+class RoomCreate(Strict):
+    name: Name
+
+
+class RoomPublic(BaseModel):
+    id: int
+    name: str
+
+
+class HomePublic(BaseModel):
+    id: int
+    address: str
+    access_notes: str
+    rooms: list[RoomPublic]
+
+
+class ElderPublic(BaseModel):
+    id: int
+    community_id: int
+    district_id: int
+    name: str
+    id_card: str | None = Field(description="masked (110***********1234) except for admins")
+    birth_year: int | None
+    phone: str | None
+    health_notes: str | None = Field(description="null for roles that may not read it")
+    presence: Presence
+    timezone: str
+    home: HomePublic
+
+
+# --- contacts --------------------------------------------------------------------------
+
+
+class ContactKind(StrEnum):
+    COMMUNITY_WORKER = "community_worker"
+    FAMILY = "family"
+    SUPERVISOR = "supervisor"
+
+
+SCOPE_FIELD = {
+    ContactKind.FAMILY: "elder_id",
+    ContactKind.COMMUNITY_WORKER: "community_id",
+    ContactKind.SUPERVISOR: "district_id",
+}
+
+
+class ContactCreate(Strict):
+    kind: ContactKind
+    name: Name
+    phone: Phone
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    elder_id: int | None = Field(None, description="family members: their elder")
+    community_id: int | None = Field(None, description="community workers: their community")
+    district_id: int | None = Field(None, description="supervisors: their district")
+    relation: Annotated[str, Field(max_length=50)] = ""
+    priority: Annotated[int, Field(ge=1, le=99)] = 1
+    user_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> Self:
+        wanted = SCOPE_FIELD[self.kind]
+        for field_name in SCOPE_FIELD.values():
+            given = getattr(self, field_name) is not None
+            if given != (field_name == wanted):
+                raise ValueError(f"a {self.kind} contact needs {wanted} and no other scope field")
+        return self
+
+
+class ContactUpdate(Strict):
+    name: Name | None = None
+    phone: Phone | None = None
+    locale: Literal["zh-CN", "en"] | None = None
+    relation: Annotated[str, Field(max_length=50)] | None = None
+    priority: Annotated[int, Field(ge=1, le=99)] | None = None
+
+
+class ContactPublic(BaseModel):
+    id: int
+    kind: ContactKind
+    name: str
+    phone: str
+    locale: str
+    elder_id: int | None
+    community_id: int | None
+    district_id: int | None
+    relation: str
+    priority: int
+    user_id: int | None
+
+
+# --- devices ---------------------------------------------------------------------------
+
+
+class PowerSource(StrEnum):
+    BATTERY = "battery"
+    MAINS = "mains"
+
+
+# Heartbeat intervals differ by power source: mains hubs report in minutes, battery
+# sensors in hours to save the battery.
+DEFAULT_HEARTBEAT_S = {PowerSource.MAINS: 300, PowerSource.BATTERY: 3600}
+
+
+class DeviceRegister(Strict):
+    device_id: DeviceId
+    device_type: DeviceType
+    elder_id: int
+    room: Name | None = Field(None, description="room name, created if new (厨房, 卧室 …)")
+    model: Annotated[str, Field(max_length=100)] = ""
+    serial: Annotated[str, Field(max_length=100)] = ""
+    power_source: PowerSource = PowerSource.BATTERY
+    heartbeat_interval_s: Annotated[int, Field(ge=30, le=86400)] | None = None
+    zigbee_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    zigbee_ieee: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{16}$")] | None = None
+
+
+class DeviceUpdate(Strict):
+    room: Name | None = None
+    model: Annotated[str, Field(max_length=100)] | None = None
+    serial: Annotated[str, Field(max_length=100)] | None = None
+    heartbeat_interval_s: Annotated[int, Field(ge=30, le=86400)] | None = None
+    maintenance: bool | None = Field(None, description="true: maintenance mode; false: back")
+
+
+class DevicePublic(BaseModel):
+    device_id: str
+    device_type: DeviceType
+    state: DeviceLifecycle
+    elder_id: int | None
+    room: str | None
+    model: str
+    serial: str
+    power_source: PowerSource
+    heartbeat_interval_s: int
+    zigbee_name: str | None
+    zigbee_ieee: str | None
+    created_at: datetime
+    commissioned_at: datetime | None
+    decommissioned_at: datetime | None
+    online: bool | None = None
+    last_seen_at: datetime | None = None
+    battery: int | None = None
+    rssi: int | None = None
+
+
+class MqttCredentials(BaseModel):
+    username: str
+    password: str = Field(description="shown once; nuanxin does not keep it")
+    topic_prefix: str
+
+
+class DeviceRegistered(DevicePublic):
+    mqtt: MqttCredentials | None = Field(
+        description="the device's own broker account; null for Zigbee devices behind a gateway"
+    )
+
+
+class CheckStatus(StrEnum):
+    WAITING = "waiting"
+    PASSED = "passed"
+    EXPIRED = "expired"
+
+
+class CheckOpen(Strict):
+    minutes: Annotated[int, Field(ge=1, le=120)] = 15
+
+
+class InstallationCheck(BaseModel):
+    id: int
+    device_id: str
+    status: CheckStatus
+    device_state: DeviceLifecycle
+    opened_at: datetime
+    expires_at: datetime
+    passed_at: datetime | None
+    arrived: list[str] = Field(description="messages received since the check opened")
+    missing: list[str] = Field(description="messages still expected")
+
+
+# --- escalation policies ---------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    MAINTENANCE = "maintenance"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+    APP = "app"
+    WEBHOOK = "webhook"
+
+
+class Target(Strict):
+    """Who a level pages: every contact of a kind (family in priority order) or one person."""
+
+    role: ContactKind | None = None
+    contact_id: int | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.role is None) == (self.contact_id is None):
+            raise ValueError("a target names either a role or a contact_id")
+        return self
+
+
+class PolicyLevel(Strict):
+    targets: Annotated[list[Target], Field(min_length=1)]
+    channels: Annotated[list[Channel], Field(min_length=1)]
+    timeout_s: Annotated[int, Field(ge=30, le=86400)]
+
+
+class PolicyBase(Strict):
+    name: Name
+    levels: Annotated[list[PolicyLevel], Field(min_length=1, max_length=10)]
+    repeat_interval_s: Annotated[int, Field(ge=60, le=86400)] = 600
+
+
+class PolicyCreate(PolicyBase):
+    severity: Severity
+    district_id: int | None = None
+    elder_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> Self:
+        if (self.district_id is None) == (self.elder_id is None):
+            raise ValueError("a policy is a district default (district_id) or an elder override")
+        return self
+
+
+class PolicyPublic(PolicyBase):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    severity: Severity
+    district_id: int | None
+    elder_id: int | None
+
+
+# --- users and audit -------------------------------------------------------------------
+
+
+class UserCreate(Strict):
+    username: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
+    password: Annotated[str, Field(min_length=10, max_length=200)]
+    role: Role
+    display_name: Annotated[str, Field(max_length=100)] = ""
+    district_ids: list[int] = []
+    elder_ids: list[int] = []
+
+    @model_validator(mode="after")
+    def _scope_fits_role(self) -> Self:
+        if self.role is Role.FAMILY and (self.district_ids or not self.elder_ids):
+            raise ValueError("a family member is linked to elder_ids, not districts")
+        if self.role not in (Role.FAMILY, Role.ADMIN) and (self.elder_ids or not self.district_ids):
+            raise ValueError(f"a {self.role} is assigned to district_ids")
+        return self
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+    district_ids: list[int]
+    elder_ids: list[int]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    user_id: int | None
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    detail: dict[str, object]

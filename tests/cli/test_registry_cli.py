@@ -1,0 +1,103 @@
+"""`nuanxin districts|users|devices` against a real database and broker: the same
+service code as the API, audited as `cli:<user>`."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from device_registry import elders
+from device_registry.access import system_actor
+from device_registry.schemas import ElderCreate, HomeIn
+from migrations import PACKAGED_DIR
+from migrations.runner import discover, migrate
+from tests.support.broker import project_broker
+from tests.support.cli import NUANXIN, clean_env, run_nuanxin
+
+
+def test_first_setup_from_the_command_line(empty_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        migrate(conn, discover(PACKAGED_DIR))
+    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+
+    added = run_nuanxin("districts", "add", "东胜区", "--community", "富兴社区", env=env)
+    assert added.returncode == 0, added.stderr
+    community_id = json.loads(added.stdout)["communities"][0]["id"]
+
+    created = subprocess.run(
+        [
+            NUANXIN,
+            "users",
+            "create",
+            "wang.gridworker",
+            "--role",
+            "community_worker",
+            "--district",
+            "东胜区",
+        ],
+        input="a long password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["district_ids"] == [json.loads(added.stdout)["id"]]
+
+    unknown = subprocess.run(
+        [NUANXIN, "users", "create", "li", "--role", "operator", "--district", "火星区"],
+        input="a long password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode != 0
+    assert "火星区" in unknown.stderr and "Traceback" not in unknown.stderr
+
+    with psycopg.connect(empty_database) as conn:
+        elder = elders.create_elder(
+            conn,
+            system_actor(),
+            ElderCreate(
+                community_id=community_id, name="王秀英", home=HomeIn(address="富兴南路12号")
+            ),
+        )
+        actors = {row[0] for row in conn.execute("SELECT actor FROM audit_log")}
+    assert any(actor.startswith("cli:") for actor in actors)
+
+    with project_broker(tmp_path) as broker:
+        broker_env = {
+            **env,
+            "NUANXIN_MQTT_URL": f"mqtt://{broker.host}:{broker.port}",
+            "NUANXIN_MQTT_ADMIN_USERNAME": broker.admin_username,
+            "NUANXIN_MQTT_ADMIN_PASSWORD": broker.admin_password,
+        }
+        registered = run_nuanxin(
+            "devices",
+            "register",
+            "btn-cli-1",
+            "--type",
+            "emergency_button",
+            "--elder",
+            str(elder.id),
+            env=broker_env,
+        )
+        assert registered.returncode == 0, registered.stderr
+        answer = json.loads(registered.stdout)
+        assert answer["mqtt"]["username"] == "btn-cli-1"
+        assert len(answer["mqtt"]["password"]) >= 20
+
+    without_admin = run_nuanxin(
+        "devices",
+        "register",
+        "btn-cli-2",
+        "--type",
+        "emergency_button",
+        "--elder",
+        str(elder.id),
+        env=env,
+    )
+    assert without_admin.returncode != 0
+    assert "NUANXIN_MQTT_ADMIN_PASSWORD" in without_admin.stderr
