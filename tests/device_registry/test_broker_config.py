@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from device_registry.provisioning import BrokerAdmin
-from tests.device_registry.mqtt_clients import TestClient, connected
+from tests.support.mqtt_clients import TestClient, connected
 from tests.support.broker import (
     PRODUCTION_CONFIG,
     BrokerInfo,

@@ -18,7 +18,7 @@ from device_registry.errors import (
     InvalidDeviceId,
 )
 from device_registry.provisioning import DEFAULT_ACL_ACCESS, BrokerAdmin, device_role
-from tests.device_registry.mqtt_clients import TestClient, connected
+from tests.support.mqtt_clients import TestClient, connected
 from tests.support.broker import BrokerInfo
 from tests.support.servers import free_port
 
