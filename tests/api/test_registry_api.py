@@ -164,7 +164,6 @@ def test_every_write_endpoint_leaves_an_audit_row(
     """Walks through every write route once, as the admin, and reads the audit log."""
     admin = auth(world.usernames["admin"])
     tag = uuid.uuid4().hex[:6]
-    calls: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any] | None]]] = []
     ids: dict[str, Any] = {}
 
     def call(method: str, path: str, body: dict[str, Any] | None, action: str) -> Any:

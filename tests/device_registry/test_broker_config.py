@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 from device_registry.provisioning import BrokerAdmin
-from tests.support.mqtt_clients import TestClient, connected
 from tests.support.broker import (
     PRODUCTION_CONFIG,
     BrokerInfo,
     TlsFiles,
     render_test_config,
 )
+from tests.support.mqtt_clients import TestClient, connected
 
 
 def directives(text: str) -> dict[str, list[str]]:

@@ -18,8 +18,8 @@ from device_registry.errors import (
     InvalidDeviceId,
 )
 from device_registry.provisioning import DEFAULT_ACL_ACCESS, BrokerAdmin, device_role
-from tests.support.mqtt_clients import TestClient, connected
 from tests.support.broker import BrokerInfo
+from tests.support.mqtt_clients import TestClient, connected
 from tests.support.servers import free_port
 
 NOT_AUTHORIZED = 0x87  # MQTT 5 reason code, in CONNACK, PUBACK and SUBACK alike
