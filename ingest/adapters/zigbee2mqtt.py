@@ -1,0 +1,371 @@
+"""Zigbee2MQTT gateways: off-the-shelf Zigbee sensors translated into our message model.
+
+Topics under the gateway's base topic (default `zigbee2mqtt`):
+
+    {base}/bridge, {base}/bridge/…         ignored: the gateway's own control plane
+    {base}/{name}/set[/…], {name}/get[/…]  ignored: commands to devices, ours or another app's
+    {base}/{name}/availability             Status (JSON `{"state": …}` or a plain word)
+    {base}/{name}                          Reading, Events, and a Rejected for bad values
+
+Friendly names may contain "/" and spaces, so a name registered as a whole wins over the
+suffix rules. A device is found by friendly name, by IEEE address (the default friendly
+name), or by `device.ieeeAddr` when the gateway sets `include_device_information`.
+
+Zigbee2MQTT republishes a device's whole cached state in every message, so events come
+from transitions of per-device flags (`Z2mDeviceState.raised`), not from the presence of a
+key; the reading itself is stored every time. `action` is not cached by Zigbee2MQTT
+(lib/state.ts, CACHE_IGNORE_PROPERTIES), so each non-empty action is a new press.
+
+Messages carry no msg_id: it is a hash of device and payload bytes. `ts` is the gateway's
+`last_seen` when enabled (then a redelivery repeats ts and msg_id and is stored once);
+otherwise the arrival time, reused for an identical payload within REDELIVERY_WINDOW, so
+dedup of redeliveries is best effort.
+"""
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Final
+
+from core.types import DeviceType, EventKind
+from ingest.adapters.directory import DeviceDirectory
+from ingest.adapters.fields import ANY_TYPE, SENSOR_FIELDS, FieldError, describe, only
+from ingest.adapters.payload import (
+    MAX_PAYLOAD_BYTES,
+    Quarantine,
+    load_object,
+    parse_ts,
+    reject,
+    window_error,
+)
+from ingest.messages import (
+    Decoded,
+    DeviceInfo,
+    Event,
+    QuarantineReason,
+    Reading,
+    Status,
+)
+
+DEFAULT_BASE_TOPIC: Final = "zigbee2mqtt"
+REDELIVERY_WINDOW: Final = timedelta(seconds=60)
+COMMAND = re.compile(r".+/(set|get)(/.+)?")  # as Zigbee2MQTT's own topic regex
+BUTTON = only(DeviceType.EMERGENCY_BUTTON)
+
+
+@dataclass(frozen=True, slots=True)
+class Z2mKey:
+    """One published key: the reading field it fills (checked by SENSOR_FIELDS), or none
+    (kept in `extra`), and the events of its false→true (`rise`) and true→false (`fall`)."""
+
+    field: str | None = None
+    types: frozenset[DeviceType] = ANY_TYPE  # for keys without a field
+    rise: EventKind | None = None
+    fall: EventKind | None = None
+
+
+# Where two keys fill one field the first present wins: before 2.0 the generic converter
+# published the raw ZCL value as `illuminance` and lux as `illuminance_lux`.
+# `linkquality` is an LQI (0–255), not dBm, so it stays in `extra`, never in `rssi`;
+# Aqara's `device_temperature` is the chip's, not the room's, so it stays there too.
+KEYS: Final = MappingProxyType(
+    {
+        "smoke": Z2mKey("smoke", rise=EventKind.ALARM, fall=EventKind.ALARM_CLEAR),
+        "gas": Z2mKey("gas", rise=EventKind.ALARM, fall=EventKind.ALARM_CLEAR),
+        "occupancy": Z2mKey("motion"),
+        "illuminance_lux": Z2mKey("illuminance"),
+        "illuminance": Z2mKey("illuminance"),
+        "battery": Z2mKey("battery"),
+        "battery_low": Z2mKey("battery_low", rise=EventKind.LOW_BATTERY),
+        "tamper": Z2mKey("tamper", rise=EventKind.TAMPER),
+        "temperature": Z2mKey("temperature"),
+        # IAS SOS buttons (Feibit SEB01ZB, fz.ias_sos_alarm_2) raise a zone flag, no action.
+        "sos": Z2mKey(types=BUTTON, rise=EventKind.BUTTON_PRESS),
+        "test": Z2mKey(rise=EventKind.SELF_TEST),  # IAS zone bit 8, e.g. Heiman smoke
+        "trouble": Z2mKey(rise=EventKind.FAULT),  # IAS zone bit 6
+    }
+)
+TRANSITIONS: Final = MappingProxyType(
+    {key: spec for key, spec in KEYS.items() if spec.rise or spec.fall}
+)
+
+# Values of `action` from real button definitions: Heiman HS1EB (off/single/double/hold),
+# Heiman HS1RC remotes (emergency, arm_*/disarm), Xiaomi/Aqara and Tuya buttons.
+PRESSES: Final = ("single", "double", "triple", "quadruple", "many", "hold", "long", "press")
+PANICS: Final = ("emergency", "sos", "panic")
+NOT_PRESSES: Final = ("off", "release", "disarm", "arm_day_zones", "arm_night_zones")
+NOT_PRESSES_ARMING: Final = ("arm_all_zones", "arm_partial_zones")
+ACTIONS: Final[Mapping[str, EventKind | None]] = MappingProxyType(
+    {
+        **dict.fromkeys(PRESSES + PANICS, EventKind.BUTTON_PRESS),
+        **dict.fromkeys(NOT_PRESSES + NOT_PRESSES_ARMING, None),
+    }
+)
+# An emergency button saying something unknown is treated as a press: a spurious page
+# costs a phone call, a missed one may cost a life.
+UNMAPPED_ACTION: Final = EventKind.BUTTON_PRESS
+METADATA_KEYS: Final = frozenset({"device"})  # include_device_information: not a reading
+
+
+@dataclass(frozen=True, slots=True)
+class Z2mDeviceState:
+    """What one device's next message is compared with; constant size per device."""
+
+    raised: frozenset[str] = frozenset()  # TRANSITIONS keys last reported true
+    msg_id: str = ""  # of the last state message
+    ts: datetime | None = None  # the ts it was given
+
+
+NO_STATE: Final = Z2mDeviceState()
+
+
+@dataclass(frozen=True, slots=True)
+class Z2mResult:
+    """Decoded messages, and the device's new state to keep when `state` is set."""
+
+    decoded: list[Decoded]
+    device_id: str | None = None
+    state: Z2mDeviceState | None = None
+
+
+def decode(
+    topic: str,
+    payload: bytes,
+    received_at: datetime,
+    directory: DeviceDirectory,
+    previous: Mapping[str, Z2mDeviceState],
+    base_topic: str = DEFAULT_BASE_TOPIC,
+) -> Z2mResult:
+    """Pure: the state of every device seen so far goes in, the changed one comes out."""
+    name = topic[len(base_topic) + 1 :] if topic.startswith(f"{base_topic}/") else ""
+    if not name:
+        return _rejected(topic, payload, received_at, QuarantineReason.BAD_TOPIC, "no device name")
+    if name == "bridge" or name.startswith("bridge/"):
+        return Z2mResult([])  # a fresh list: callers may extend it
+    device = directory.by_zigbee(name)
+    if device is None:
+        owner, _, last = name.rpartition("/")
+        if last == "availability" and owner:
+            return _availability(topic, payload, received_at, directory.by_zigbee(owner))
+        if COMMAND.fullmatch(name):
+            return Z2mResult([])  # a fresh list: callers may extend it
+    try:
+        body = load_object(payload)
+        device = device or _by_ieee(body, directory)
+        if device is None:
+            raise Quarantine(QuarantineReason.UNKNOWN_DEVICE, f"no device mapped to {name!r}")
+        state = previous.get(device.device_id, NO_STATE)
+        return _state_message(topic, payload, body, device, received_at, state)
+    except Quarantine as problem:
+        device_id = device.device_id if device else None
+        return Z2mResult([problem.rejected(topic, payload, received_at, device_id)])
+
+
+def _by_ieee(body: dict[str, Any], directory: DeviceDirectory) -> DeviceInfo | None:
+    info = body.get("device")
+    ieee = info.get("ieeeAddr") if isinstance(info, dict) else None
+    return directory.by_zigbee(ieee) if isinstance(ieee, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """What every message decoded from one payload shares."""
+
+    device_id: str
+    ts: datetime
+    msg_id: str
+    received_at: datetime
+
+    def event(self, key: str, kind: EventKind, detail: dict[str, Any]) -> Event:
+        # One payload may yield several events; the key keeps their ids apart.
+        return Event(
+            self.device_id, self.ts, f"{self.msg_id}:{key}", self.received_at, kind, detail
+        )
+
+
+def _state_message(
+    topic: str,
+    payload: bytes,
+    body: dict[str, Any],
+    device: DeviceInfo,
+    received_at: datetime,
+    previous: Z2mDeviceState,
+) -> Z2mResult:
+    msg_id = _msg_id(device.device_id, payload)
+    ts, used = _timestamp(body, received_at, msg_id, previous)
+    origin = _Origin(device.device_id, ts, msg_id, received_at)
+    values, consumed, problems = _fields(body, device.device_type)
+    events, raised = _transitions(body, origin, previous.raised)
+    events += _action(body, device.device_type, origin, problems)
+    consumed |= used | METADATA_KEYS
+    extra = {key: value for key, value in body.items() if key not in consumed}
+    decoded: list[Decoded] = [
+        Reading(device.device_id, ts, msg_id, received_at, **values, extra=extra or None),
+        *events,
+    ]
+    if problems:
+        detail = "; ".join(problems) + " (the rest of the message was stored)"
+        decoded.append(
+            reject(topic, payload, QuarantineReason.SCHEMA, detail, received_at, device.device_id)
+        )
+    return Z2mResult(decoded, device.device_id, Z2mDeviceState(raised, msg_id, ts))
+
+
+def _msg_id(device_id: str, payload: bytes) -> str:
+    digest = hashlib.blake2b(device_id.encode() + b"\0" + payload, digest_size=16)
+    return f"z2m:{digest.hexdigest()}"
+
+
+def _timestamp(
+    body: dict[str, Any], received_at: datetime, msg_id: str, previous: Z2mDeviceState
+) -> tuple[datetime, set[str]]:
+    """The gateway's `last_seen` if usable, else arrival time; plus the keys consumed."""
+    try:
+        seen = parse_ts(body["last_seen"]) if "last_seen" in body else None
+    except FieldError:
+        seen = None  # "relative" format or junk: arrival time will do
+    if seen is not None and window_error(seen, received_at) is None:
+        return seen, {"last_seen"}
+    if (
+        previous.msg_id == msg_id
+        and previous.ts is not None
+        and timedelta(0) <= received_at - previous.ts <= REDELIVERY_WINDOW
+    ):
+        return previous.ts, set()
+    return received_at, set()
+
+
+def _fields(
+    body: dict[str, Any], device_type: DeviceType
+) -> tuple[dict[str, Any], set[str], list[str]]:
+    """Reading values, the keys they came from, and problems with single values.
+
+    A device's whole state comes in every message, so one bad value must not hold back
+    a smoke alarm: it is reported (SCHEMA) and kept in `extra`, the rest goes through.
+    A key the device type cannot have means it was registered as the wrong type: that
+    rejects the message (WRONG_TYPE)."""
+    values: dict[str, Any] = {}
+    consumed: set[str] = set()
+    problems: list[str] = []
+    for key, spec in KEYS.items():
+        value = body.get(key)
+        if value is None:  # Zigbee2MQTT publishes null for "not known yet"
+            continue
+        name = spec.field
+        if device_type not in (SENSOR_FIELDS[name].types if name else spec.types):
+            raise Quarantine(
+                QuarantineReason.WRONG_TYPE, f"{key}: a {device_type} device has no {key}"
+            )
+        if name is None or name in values:
+            continue
+        try:
+            values[name] = SENSOR_FIELDS[name].parse(value)
+            consumed.add(key)
+        except FieldError as error:
+            problems.append(f"{key}: {error}")
+    return values, consumed, problems
+
+
+def _transitions(
+    body: dict[str, Any], origin: _Origin, raised: frozenset[str]
+) -> tuple[list[Event], frozenset[str]]:
+    """Events for flags that changed; a flag that is absent or not a boolean keeps its
+    previous value (a gateway without cache_state publishes only what changed)."""
+    events: list[Event] = []
+    now = set(raised)
+    for key, spec in TRANSITIONS.items():
+        value = body.get(key)
+        if type(value) is not bool or value == (key in raised):
+            continue
+        (now.add if value else now.discard)(key)
+        kind = spec.rise if value else spec.fall
+        if kind is not None:
+            events.append(origin.event(key, kind, {"sensor": key}))
+    return events, frozenset(now)
+
+
+def _action(
+    body: dict[str, Any], device_type: DeviceType, origin: _Origin, problems: list[str]
+) -> list[Event]:
+    value = body.get("action")
+    if value is None or value == "":  # the empty action some versions send after a press
+        return []
+    if device_type not in BUTTON:
+        raise Quarantine(
+            QuarantineReason.WRONG_TYPE, f"action: a {device_type} device has no buttons"
+        )
+    if type(value) is not str:
+        problems.append(f"action: expected a string, got {describe(value)}")
+        return []
+    kind = ACTIONS.get(value, UNMAPPED_ACTION)
+    if kind is None:
+        return []
+    detail: dict[str, Any] = {"action": value}
+    if value not in ACTIONS:
+        detail["unmapped"] = True
+    return [origin.event("action", kind, detail)]
+
+
+AVAILABILITY: Final = MappingProxyType({"online": True, "offline": False})
+PLAIN_AVAILABILITY: Final = MappingProxyType({b"online": True, b"offline": False})
+
+
+def _availability(
+    topic: str, payload: bytes, received_at: datetime, device: DeviceInfo | None
+) -> Z2mResult:
+    device_id = device.device_id if device else None
+    try:
+        online = _online(payload)
+        if device is None:
+            raise Quarantine(QuarantineReason.UNKNOWN_DEVICE, "no device mapped to this name")
+    except Quarantine as problem:
+        return Z2mResult([problem.rejected(topic, payload, received_at, device_id)])
+    return Z2mResult([Status(device.device_id, online, received_at)])
+
+
+def _online(payload: bytes) -> bool:
+    """Zigbee2MQTT ≥ 1.21 with legacy_availability_payload off (2.x) sends
+    `{"state": "online"}`; older or legacy gateways send the plain word."""
+    word = payload.strip() if len(payload) <= MAX_PAYLOAD_BYTES else b""
+    if word in PLAIN_AVAILABILITY:
+        return PLAIN_AVAILABILITY[word]
+    state = load_object(payload).get("state")
+    if type(state) is str and state in AVAILABILITY:
+        return AVAILABILITY[state]
+    raise Quarantine(
+        QuarantineReason.SCHEMA, f'state: expected "online" or "offline", got {describe(state)}'
+    )
+
+
+def _rejected(
+    topic: str, payload: bytes, received_at: datetime, reason: QuarantineReason, detail: str
+) -> Z2mResult:
+    return Z2mResult([reject(topic, payload, reason, detail, received_at)])
+
+
+class Zigbee2MqttAdapter:
+    """`decode` with the per-device state kept in a dict: one small entry per registered
+    device that has published, none for unknown ones."""
+
+    def __init__(
+        self,
+        directory: DeviceDirectory,
+        base_topic: str = DEFAULT_BASE_TOPIC,
+        states: dict[str, Z2mDeviceState] | None = None,
+    ) -> None:
+        self._directory = directory
+        self._base_topic = base_topic
+        self.states: dict[str, Z2mDeviceState] = dict(states or {})
+
+    def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Decoded]:
+        result = decode(topic, payload, received_at, self._directory, self.states, self._base_topic)
+        if result.device_id is not None and result.state is not None:
+            self.states[result.device_id] = result.state
+        return result.decoded
+
+    def forget(self, device_id: str) -> None:
+        """Drop a decommissioned or re-registered device's flags."""
+        self.states.pop(device_id, None)
