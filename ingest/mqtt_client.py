@@ -1,0 +1,189 @@
+"""The ingest subscriber: a paho-mqtt 2 client on MQTT 5 with a persistent session.
+
+- Clean start off and a session expiry: while ingest is down or restarting, the broker
+  keeps its QoS 1 messages, and redelivers whatever was not acknowledged.
+- Manual acknowledgement: a PUBACK goes out only after the message's batch committed
+  (`ack`), so a crash can cause redelivery but never loss.
+- Receive Maximum bounds how many unacknowledged messages the broker sends us; it must
+  hold whole batches, or throughput collapses to a few messages per commit.
+- After a reconnect, packet ids of the old connection mean nothing: messages received
+  before it are stored but not acknowledged, and the broker redelivers them (stored once).
+"""
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest import metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    received_at: datetime
+    generation: int  # which connection delivered it
+
+
+@dataclass(frozen=True)
+class SubscriberConfig:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    client_id: str
+    topics: Sequence[str] = ()  # empty: every topic the adapters route
+    share_group: str | None = None  # N processes with one group split the load
+    tls: bool = False
+    ca_file: str | None = None
+    receive_maximum: int = 5000
+    session_expiry_s: int = 7 * 24 * 3600
+    keepalive_s: int = 30
+
+
+class Subscriber:
+    def __init__(self, config: SubscriberConfig, deliver: Callable[[Inbound], None]) -> None:
+        self.config = config
+        self._deliver = deliver
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=config.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if config.username is not None:
+            self._client.username_pw_set(config.username, config.password)
+        if config.tls:
+            self._client.tls_set_context(ssl.create_default_context(cafile=config.ca_file))
+        self._client.max_inflight_messages_set(config.receive_maximum)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self.subscribed = threading.Event()
+
+    @property
+    def subscriptions(self) -> list[str]:
+        group = self.config.share_group
+        return [f"$share/{group}/{t}" if group else t for t in self.config.topics]
+
+    def start(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.config.session_expiry_s
+        properties.ReceiveMaximum = self.config.receive_maximum
+        # connect_async: a broker that is down at start is retried, not fatal.
+        self._client.connect_async(
+            self.config.host,
+            self.config.port,
+            keepalive=self.config.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """A proper DISCONNECT: the session stays, the will is not published."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+        metrics.CONNECTED.set(0)
+
+    def ack(self, messages: Sequence[Inbound]) -> int:
+        """Acknowledge committed messages of the current connection; returns how many."""
+        with self._lock:
+            generation = self._generation
+        count = 0
+        for message in messages:
+            if message.qos > 0 and message.generation == generation:
+                self._client.ack(message.mid, message.qos)
+                count += 1
+        return count
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker %s:%s refused ingest: %s", self.config.host, self.config.port, reason)
+            return
+        with self._lock:
+            self._generation += 1
+        # Retained status messages only on a new subscription, not on every reconnect.
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe([(topic, options) for topic in self.subscriptions])
+        self.connected.set()
+        metrics.CONNECTED.set(1)
+        log.info(
+            "ingest connected to %s:%s (session present: %s)",
+            self.config.host,
+            self.config.port,
+            flags.session_present,
+        )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [
+            topic
+            for topic, reason in zip(self.subscriptions, reasons, strict=False)
+            if reason.is_failure
+        ]
+        if refused:
+            log.error("broker refused subscriptions %s: check the ingest account's ACL", refused)
+            return
+        self.subscribed.set()
+        log.info("ingest subscribed to %s", ", ".join(self.subscriptions))
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        metrics.CONNECTED.set(0)
+        if reason.is_failure:
+            log.warning("ingest lost the broker connection (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        metrics.MESSAGES_IN.inc()
+        self._deliver(
+            Inbound(
+                topic=message.topic,
+                payload=bytes(message.payload),
+                qos=message.qos,
+                mid=message.mid,
+                received_at=datetime.now(UTC),
+                generation=self._generation,
+            )
+        )

@@ -1,0 +1,165 @@
+"""`nuanxin ingest` over the real broker (project configuration) and database: every
+published QoS 1 message stored exactly once — through redelivery, SIGKILL and a database
+outage — and bad input quarantined while ingest keeps running."""
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from core.embedded_postgres import EmbeddedPostgres
+from migrations import PACKAGED_DIR
+from migrations.runner import discover, migrate
+from tests.support.broker import BrokerInfo, project_broker
+from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
+from tests.support.publisher import Publisher, readings
+from tests.support.servers import free_port, throwaway_database
+
+DEVICES = [f"pir-{i:03d}" for i in range(100)]
+
+
+def migrated(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, discover(PACKAGED_DIR))
+    return url
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
+    with project_broker(tmp_path) as broker:
+        yield broker
+
+
+@pytest.fixture
+def stack(broker: BrokerInfo) -> Iterator[IngestStack]:
+    with throwaway_database() as url:
+        stack = IngestStack(migrated(url), broker)
+        stack.setup_accounts()
+        stack.register("pir", DEVICES)
+        yield stack
+        stack.stop_all()
+
+
+def stored(stack: IngestStack) -> int:
+    return int(stack.scalar("SELECT count(*) FROM readings"))
+
+
+def distinct_stored(stack: IngestStack) -> int:
+    return int(stack.scalar("SELECT count(DISTINCT (device_id, msg_id)) FROM readings"))
+
+
+def test_ten_thousand_readings_are_stored_exactly_once(stack: IngestStack) -> None:
+    stack.start_ingest()
+    publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
+    messages = readings(DEVICES, 10_000)
+    publisher.publish_all(messages)
+    stack.wait_for(lambda: stored(stack) >= 10_000, "10,000 readings")
+    assert stored(stack) == distinct_stored(stack) == 10_000
+
+    # The same msg_ids again, as a device retrying after a lost PUBACK would send them.
+    publisher.publish_all(messages[:2_000])
+    publisher.publish_all(
+        readings(DEVICES[:1], 1, start=datetime.now(UTC), tag="marker")
+    )  # a marker
+    stack.wait_for(lambda: stored(stack) == 10_001, "the marker after the redeliveries")
+    assert distinct_stored(stack) == 10_001
+    publisher.close()
+
+
+def test_sigkill_mid_stream_loses_and_doubles_nothing(stack: IngestStack) -> None:
+    ingest = stack.start_ingest()
+    publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
+    messages = readings(DEVICES, 6_000)
+    sender = threading.Thread(target=publisher.publish_all, args=(messages,))
+    sender.start()
+    stack.wait_for(lambda: stored(stack) >= 1_000, "the stream to be flowing")
+    stack.kill(ingest, signal.SIGKILL)
+    killed_at = stored(stack)
+    sender.join(120)
+    assert killed_at < 6_000, "ingest finished before it was killed; nothing was tested"
+
+    stack.start_ingest()  # same client id: the broker kept the session and its queue
+    stack.wait_for(lambda: stored(stack) >= 6_000, "every message after the restart")
+    assert stored(stack) == distinct_stored(stack) == 6_000
+    publisher.close()
+
+
+def test_database_outage_loses_nothing_and_ingest_keeps_running(
+    broker: BrokerInfo, tmp_path: Path
+) -> None:
+    postgres = EmbeddedPostgres(tmp_path / "pg", free_port())
+    postgres.start()
+    try:
+        stack = IngestStack(migrated(postgres.url), broker)
+        stack.setup_accounts()
+        stack.register("pir", DEVICES)
+        ingest = stack.start_ingest()
+        publisher = Publisher(broker, LOAD_USER, LOAD_PASSWORD)
+        publisher.publish_all(readings(DEVICES, 1_000))
+        stack.wait_for(lambda: stored(stack) == 1_000, "the first thousand")
+
+        postgres.stop(mode="immediate")
+        start = datetime.now(UTC) + timedelta(minutes=1)
+        publisher.publish_all(readings(DEVICES, 1_000, start=start, tag="late"))
+        stack.wait_for(
+            lambda: any("database unavailable" in line for line in stack.logs[ingest.pid]),
+            "ingest to notice the outage",
+        )
+        threading.Event().wait(3)  # the outage lasts some seconds
+        assert ingest.poll() is None, "ingest exited during the outage"
+        postgres.start()
+
+        stack.wait_for(lambda: stored(stack) == 2_000, "the backlog after the outage")
+        assert distinct_stored(stack) == 2_000
+        assert ingest.poll() is None
+        publisher.close()
+        stack.stop_all()
+    finally:
+        postgres.stop()
+
+
+BAD_INPUT = [
+    ("nuanxin/v1/pir-001/telemetry", b"{not json", "bad_json"),
+    ("nuanxin/v1/pir-001/telemetry", b'{"msg_id": "x1"}', "schema"),
+    (
+        "nuanxin/v1/pir-001/telemetry",
+        b'{"msg_id": "x2", "ts": 1, "pad": "' + b"a" * 17_000 + b'"}',
+        "too_large",
+    ),
+    (
+        "nuanxin/v1/ghost-device/telemetry",
+        b'{"msg_id": "x3", "ts": "2026-11-28T08:00:00+08:00"}',
+        "unknown_device",
+    ),
+    ("nuanxin/v1/pir-001/telemetry", None, "wrong_type"),
+    (
+        "nuanxin/v1/pir-001/telemetry",
+        b'{"msg_id": "x5", "ts": "2020-01-01T00:00:00+08:00"}',
+        "ts_window",
+    ),
+]
+
+
+def test_bad_input_is_quarantined_with_its_reason(stack: IngestStack) -> None:
+    ingest = stack.start_ingest()
+    publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
+    now = datetime.now(UTC).isoformat()
+    wrong_type = json.dumps({"msg_id": "x4", "ts": now, "gas": True}).encode()  # a PIR
+    bad = [(topic, payload or wrong_type) for topic, payload, _ in BAD_INPUT]
+    publisher.publish_all(bad)
+    publisher.publish_all(
+        readings(DEVICES[:1], 1, start=datetime.now(UTC), tag="marker")
+    )  # still alive?
+    stack.wait_for(lambda: stored(stack) == 1, "a good reading after the bad ones")
+
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute("SELECT topic, reason, payload FROM quarantine ORDER BY id").fetchall()
+    assert [reason for _, reason, _ in rows] == [reason for _, _, reason in BAD_INPUT]
+    assert rows[0][2] == b"{not json"  # raw bytes kept
+    assert ingest.poll() is None
+    publisher.close()
