@@ -12,6 +12,8 @@ from psycopg_pool import ConnectionPool
 
 from core.errors import DatabaseUnavailable
 
+__all__ = ["ConnectionPool", "connect", "describe", "open_pool"]
+
 CONNECT_TIMEOUT_S = 10
 
 

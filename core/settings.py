@@ -89,6 +89,43 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(
         default=720, ge=5, le=43200, description="How long a sign-in token is valid."
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="How providers (Twilio) reach this API; webhook signatures cover it.",
+    )
+    twilio_account_sid: str | None = Field(default=None, description="Twilio account SID.")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Twilio auth token; also verifies Twilio's webhooks."
+    )
+    twilio_from_number: str | None = Field(
+        default=None, description="The Twilio number SMS and calls come from (E.164)."
+    )
+    twilio_api_base_url: str | None = Field(
+        default=None, description="Send Twilio requests here instead (a local test server)."
+    )
+    aliyun_sms_access_key_id: str | None = Field(
+        default=None, description="Alibaba Cloud SMS access key id (mainland numbers)."
+    )
+    aliyun_sms_access_key_secret: SecretStr | None = Field(default=None, description="Its secret.")
+    aliyun_sms_sign_name: str = Field(
+        default="暖心守护", description="The approved SMS signature, shown as 【…】."
+    )
+    aliyun_sms_template_alert: str | None = Field(
+        default=None, description="Approved template code for alerts (SMS_…)."
+    )
+    aliyun_sms_template_reminder: str | None = Field(
+        default=None, description="Approved template code for reminders (SMS_…)."
+    )
+    aliyun_sms_endpoint: str = Field(
+        default="dysmsapi.aliyuncs.com", description="Alibaba Cloud SMS endpoint host[:port]."
+    )
+    aliyun_sms_protocol: str = Field(
+        default="https", pattern=r"^https?$", description="https, or http for a local server."
+    )
+    webhook_urls: list[str] = Field(
+        default=[],
+        description="JSON list of WeCom/DingTalk robot or generic URLs alerts are posted to.",
+    )
     log_level: str = Field(
         default="INFO",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",

@@ -1,0 +1,269 @@
+"""Sending: claim pending notifications, hand each to its notifier, record what happened.
+
+The one place retries, backoff and fallback live (notifiers only say whether a failure
+may pass). A row is claimed — status `sending` — and committed before the provider is
+called, so two engines never send it twice. A failure that may pass is retried with
+backoff; one that will not, or that used up its attempts, falls back: SMS to a voice call
+to the same person, then the next person of the level, then the next level at once.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from alerting import store
+from alerting.escalation import Step
+from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier, SendResult
+from alerting.planner import Channels, contacts_for, plan_contact
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS: Final = 4
+BACKOFF: Final = (timedelta(seconds=2), timedelta(seconds=10), timedelta(seconds=30))
+STALE_SENDING: Final = timedelta(minutes=2)
+FALLBACK_CHANNEL: Final = {Channel.SMS: Channel.VOICE}
+ACTIVE_ALERT: Final = ("open", "notified")
+PERSON_CHANNELS: Final = (Channel.SMS.value, Channel.VOICE.value)
+
+NotifierKey = tuple[str, str]  # (channel, provider)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        notifiers: Mapping[NotifierKey, Notifier],
+        channels: Channels,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.pool = pool
+        self.notifiers = notifiers
+        self.channels = channels
+        self.clock = clock
+
+    def run_once(self, limit: int = 50) -> int:
+        """Send what is due; returns how many notifications were attempted."""
+        claimed = self._claim(limit)
+        for row in claimed:
+            result = self._send(row)
+            with self.pool.connection() as conn:
+                self._record(conn, row, result)
+        return len(claimed)
+
+    def recover_stale(self) -> int:
+        """Rows left `sending` by an engine that died mid-send go out again: for an alarm
+        a duplicate message is cheap, a missing one is not."""
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                "UPDATE notifications SET status = 'pending', next_attempt_at = %s,"
+                " error = 'engine stopped while sending; sent again' WHERE status = 'sending'"
+                " AND updated_at < %s",
+                (self.clock(), self.clock() - STALE_SENDING),
+            )
+            return cur.rowcount
+
+    def _claim(self, limit: int) -> list[store.Row]:
+        now = self.clock()
+        with self.pool.connection() as conn:
+            return store.fetch_all(
+                conn,
+                "UPDATE notifications n SET status = 'sending', attempts = attempts + 1,"
+                " updated_at = %s WHERE id IN ("
+                "  SELECT id FROM notifications WHERE status = 'pending'"
+                "  AND next_attempt_at <= %s ORDER BY next_attempt_at, id"
+                "  LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING n.*",
+                (now, now, limit),
+            )
+
+    def _send(self, row: store.Row) -> SendResult:
+        notifier = self.notifiers.get((row["channel"], row["provider"]))
+        if notifier is None:
+            return SendResult.failure(str(row["provider"]), "no such notifier", retryable=False)
+        message = Message(
+            notification_id=row["id"],
+            channel=Channel(row["channel"]),
+            to=row["to_address"],
+            locale=row["locale"],
+            text=row["body"],
+            template=row["template"],
+            alert_id=row["alert_id"],
+            params=row["params"],
+        )
+        try:
+            return notifier.send(message)
+        except Exception as exc:  # a notifier bug must not stop the others
+            log.exception("notifier %s failed", row["provider"])
+            return SendResult.failure(str(row["provider"]), f"bug: {exc}", retryable=True)
+
+    def _record(self, conn: psycopg.Connection[Any], row: store.Row, result: SendResult) -> None:
+        now = self.clock()
+        if result.ok:
+            conn.execute(
+                "UPDATE notifications SET status = %s, provider_id = %s, sent_at = %s,"
+                " updated_at = %s, error = NULL WHERE id = %s",
+                (result.status.value, result.provider_id, now, now, row["id"]),
+            )
+            store.timeline(
+                conn,
+                row["alert_id"],
+                now,
+                "sent",
+                notification=row["id"],
+                channel=row["channel"],
+                to=row["to_address"],
+            )
+            return
+        if result.retryable and row["attempts"] < MAX_ATTEMPTS:
+            delay = BACKOFF[min(row["attempts"], len(BACKOFF)) - 1]
+            conn.execute(
+                "UPDATE notifications SET status = 'pending', next_attempt_at = %s,"
+                " error = %s, updated_at = %s WHERE id = %s",
+                (now + delay, result.error, now, row["id"]),
+            )
+            return
+        mark_failed(conn, row, result.error or "failed", now, self.channels)
+
+
+def mark_failed(
+    conn: psycopg.Connection[Any],
+    row: store.Row,
+    error: str,
+    now: datetime,
+    channels: Channels,
+) -> None:
+    """A notification that will not arrive: record it and fall back."""
+    conn.execute(
+        "UPDATE notifications SET status = 'failed', error = %s, updated_at = %s WHERE id = %s",
+        (error, now, row["id"]),
+    )
+    store.timeline(
+        conn,
+        row["alert_id"],
+        now,
+        "failed",
+        notification=row["id"],
+        channel=row["channel"],
+        to=row["to_address"],
+        error=error,
+    )
+    fall_back(conn, row, now, channels)
+
+
+def fall_back(
+    conn: psycopg.Connection[Any], row: store.Row, now: datetime, channels: Channels
+) -> None:
+    if row["channel"] not in PERSON_CHANNELS or row["contact_id"] is None:
+        return  # an app or robot message that failed: the person's SMS and call cover it
+    alert = store.lock_alert(conn, row["alert_id"])
+    if alert is None or alert["status"] not in ACTIVE_ALERT:
+        return
+    step = _current_step(alert)
+    contact = store.fetch_one(conn, "SELECT * FROM contacts WHERE id = %s", (row["contact_id"],))
+    next_channel = FALLBACK_CHANNEL.get(Channel(row["channel"]))
+    if contact is not None and next_channel is not None:
+        planned = plan_contact(conn, alert, contact, next_channel, step, channels, now, row["id"])
+        if planned.notification_ids:
+            store.timeline(
+                conn,
+                alert["id"],
+                now,
+                "fallback",
+                to_channel=next_channel.value,
+                contact_id=contact["id"],
+                notifications=planned.notification_ids,
+            )
+            return
+    _next_contact(conn, alert, row, step, now, channels)
+
+
+def _next_contact(
+    conn: psycopg.Connection[Any],
+    alert: store.Row,
+    row: store.Row,
+    step: Step,
+    now: datetime,
+    channels: Channels,
+) -> None:
+    elder = store.elder_facts(conn, alert["elder_id"])
+    if elder is None:
+        return
+    reached = {
+        r["contact_id"]
+        for r in store.fetch_all(
+            conn,
+            "SELECT DISTINCT contact_id FROM notifications WHERE alert_id = %s AND level = %s"
+            " AND round = %s AND contact_id IS NOT NULL",
+            (alert["id"], step.level, step.round),
+        )
+    }
+    for contact in contacts_for(conn, elder, step.targets):
+        if contact["id"] in reached:
+            continue
+        channel = Channel(step.channels[0])
+        planned = plan_contact(conn, alert, contact, channel, step, channels, now, row["id"])
+        if planned.notification_ids:
+            store.timeline(
+                conn,
+                alert["id"],
+                now,
+                "fallback",
+                to_contact=contact["id"],
+                notifications=planned.notification_ids,
+            )
+            return
+    # Nobody left on this level: climb now instead of waiting for the timeout.
+    store.update_alert(conn, alert["id"], next_due_at=now, due_reason="escalate")
+    store.timeline(conn, alert["id"], now, "fallback", to_level=step.level + 1)
+
+
+def _current_step(alert: store.Row) -> Step:
+    level = alert["policy"]["levels"][max(alert["level"], 0)]
+    return Step(
+        max(alert["level"], 0),
+        alert["rounds"],
+        level["targets"],
+        level["channels"],
+        alert["next_due_at"],
+        alert["due_reason"],
+    )
+
+
+def record_delivery(
+    conn: psycopg.Connection[Any],
+    provider_id: str,
+    status: DeliveryStatus,
+    error: str | None,
+    now: datetime,
+    channels: Channels,
+) -> bool:
+    """A provider's status callback; returns False when the id is unknown."""
+    row = store.fetch_one(
+        conn, "SELECT * FROM notifications WHERE provider_id = %s FOR UPDATE", (provider_id,)
+    )
+    if row is None:
+        return False
+    if row["status"] in ("failed", "delivered", "cancelled"):
+        return True  # callbacks may repeat and arrive out of order
+    if status is DeliveryStatus.FAILED:
+        mark_failed(conn, row, error or "the provider reported failure", now, channels)
+        return True
+    conn.execute(
+        "UPDATE notifications SET status = %s, updated_at = %s WHERE id = %s",
+        (status.value, now, row["id"]),
+    )
+    if status is DeliveryStatus.DELIVERED:
+        store.timeline(
+            conn,
+            row["alert_id"],
+            now,
+            "delivered",
+            notification=row["id"],
+            channel=row["channel"],
+            to=row["to_address"],
+        )
+    return True

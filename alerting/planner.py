@@ -1,0 +1,270 @@
+"""Who gets which message for one escalation step: contacts resolved from the level's
+targets, one notification row per (contact, channel), rendered in the contact's language
+and in the shape its provider can carry. Rows are written pending, in the caller's
+transaction; the dispatcher sends them once that transaction has committed.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from alerting import store
+from alerting.escalation import Step
+from alerting.notifiers.base import Channel, Locale
+from alerting.notifiers.routing import NoSmsRoute, message_locale, sms_route
+from alerting.rules import RULES_BY_NAME
+from alerting.templates import REMINDER_KEY, AlertFacts, AlertKind, Form, alert_key, render
+
+# Contacts of a role, for one elder, in the order they are called.
+ROLE_SQL = {
+    "community_worker": "kind = 'community_worker' AND community_id = %(community_id)s",
+    "family": "kind = 'family' AND elder_id = %(elder_id)s",
+    "supervisor": "kind = 'supervisor' AND district_id = %(district_id)s",
+}
+CONTACT_COLUMNS = "id, kind, name, phone, locale, user_id, priority"
+
+
+@dataclass(frozen=True)
+class Channels:
+    """What this deployment can send: SMS providers configured, voice, webhooks."""
+
+    sms_providers: frozenset[str] = frozenset()
+    voice: bool = False
+    webhook_urls: tuple[str, ...] = ()
+
+
+@dataclass
+class Planned:
+    notification_ids: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def contacts_for(
+    conn: psycopg.Connection[Any], elder: store.Row, targets: list[dict[str, Any]]
+) -> list[store.Row]:
+    found: list[store.Row] = []
+    for target in targets:
+        if "contact_id" in target:
+            condition, params = "id = %(contact_id)s", {"contact_id": target["contact_id"]}
+        else:
+            condition = ROLE_SQL[target["role"]]
+            params = {
+                "community_id": elder["community_id"],
+                "elder_id": elder["id"],
+                "district_id": elder["district_id"],
+            }
+        rows = store.fetch_all(
+            conn,
+            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {condition} ORDER BY priority, id",
+            params,
+        )
+        found.extend(r for r in rows if r["id"] not in {f["id"] for f in found})
+    return found
+
+
+def plan_step(
+    conn: psycopg.Connection[Any],
+    alert: store.Row,
+    step: Step,
+    channels: Channels,
+    now: datetime,
+) -> Planned:
+    elder = store.elder_facts(conn, alert["elder_id"])
+    planned = Planned()
+    if elder is None:
+        planned.skipped.append("the alert has no elder to call about")
+        return planned
+    for contact in contacts_for(conn, elder, step.targets):
+        for channel in step.channels:
+            _plan_contact(
+                conn, alert, elder, contact, Channel(channel), step, channels, now, planned
+            )
+    if Channel.WEBHOOK.value in step.channels:
+        for url in channels.webhook_urls:
+            _insert(
+                conn,
+                alert,
+                elder,
+                step,
+                now,
+                planned,
+                channel=Channel.WEBHOOK,
+                provider="webhook",
+                to=url,
+                locale="zh-CN",
+                form=Form.CHAT,
+            )
+    return planned
+
+
+def plan_contact(
+    conn: psycopg.Connection[Any],
+    alert: store.Row,
+    contact: store.Row,
+    channel: Channel,
+    step: Step,
+    channels: Channels,
+    now: datetime,
+    fallback_of: int | None = None,
+) -> Planned:
+    """One contact on one channel: fallbacks after a failed delivery use this."""
+    planned = Planned()
+    elder = store.elder_facts(conn, alert["elder_id"])
+    if elder is not None:
+        _plan_contact(
+            conn, alert, elder, contact, channel, step, channels, now, planned, fallback_of
+        )
+    return planned
+
+
+def plan_installer(
+    conn: psycopg.Connection[Any], alert: store.Row, user_id: int, now: datetime
+) -> Planned:
+    """A test alert from a device being installed pages its installer's app only."""
+    planned = Planned()
+    elder = store.elder_facts(conn, alert["elder_id"])
+    if elder is not None:
+        step = Step(0, 0, [], [Channel.APP.value], None, None)
+        _insert(
+            conn,
+            alert,
+            elder,
+            step,
+            now,
+            planned,
+            channel=Channel.APP,
+            provider="push",
+            to=str(user_id),
+            locale="zh-CN",
+            form=Form.CHAT,
+            user_id=user_id,
+        )
+    return planned
+
+
+def _plan_contact(
+    conn: psycopg.Connection[Any],
+    alert: store.Row,
+    elder: store.Row,
+    contact: store.Row,
+    channel: Channel,
+    step: Step,
+    channels: Channels,
+    now: datetime,
+    planned: Planned,
+    fallback_of: int | None = None,
+) -> None:
+    locale: Locale = contact["locale"]
+    common = {"contact_id": contact["id"], "fallback_of": fallback_of}
+    if channel is Channel.SMS:
+        try:
+            route = sms_route(contact["phone"], channels.sms_providers)
+        except NoSmsRoute:
+            planned.skipped.append(f"sms to contact {contact['id']}: no provider carries it")
+            return
+        _insert(
+            conn,
+            alert,
+            elder,
+            step,
+            now,
+            planned,
+            channel=channel,
+            provider=route.provider,
+            to=contact["phone"],
+            locale=message_locale(route, locale),
+            form=route.form,
+            **common,
+        )
+    elif channel is Channel.VOICE:
+        if not channels.voice:
+            planned.skipped.append(f"voice to contact {contact['id']}: no voice provider")
+            return
+        _insert(
+            conn,
+            alert,
+            elder,
+            step,
+            now,
+            planned,
+            channel=channel,
+            provider="twilio",
+            to=contact["phone"],
+            locale=locale,
+            form=Form.VOICE,
+            **common,
+        )
+    elif channel is Channel.APP:
+        if contact["user_id"] is None:
+            planned.skipped.append(f"app to contact {contact['id']}: no app account")
+            return
+        _insert(
+            conn,
+            alert,
+            elder,
+            step,
+            now,
+            planned,
+            channel=channel,
+            provider="push",
+            to=str(contact["user_id"]),
+            locale=locale,
+            form=Form.CHAT,
+            user_id=contact["user_id"],
+            **common,
+        )
+
+
+def _insert(
+    conn: psycopg.Connection[Any],
+    alert: store.Row,
+    elder: store.Row,
+    step: Step,
+    now: datetime,
+    planned: Planned,
+    *,
+    channel: Channel,
+    provider: str,
+    to: str,
+    locale: Locale,
+    form: Form,
+    contact_id: int | None = None,
+    user_id: int | None = None,
+    fallback_of: int | None = None,
+) -> None:
+    kind = AlertKind(RULES_BY_NAME[alert["rule"]].kind)
+    key = REMINDER_KEY if step.round > 0 else alert_key(kind)
+    facts = AlertFacts(
+        kind, elder["name"], elder["address"], alert["triggered_at"], attempt=step.round + 1
+    )
+    rendered = render(key, locale, form, facts)
+    row = store.fetch_one(
+        conn,
+        "INSERT INTO notifications (alert_id, level, round, contact_id, user_id, channel,"
+        " provider, to_address, locale, template, body, params, next_attempt_at,"
+        " fallback_of, created_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            alert["id"],
+            step.level,
+            step.round,
+            contact_id,
+            user_id,
+            channel.value,
+            provider,
+            to,
+            locale,
+            key,
+            rendered.text,
+            Jsonb(rendered.params),
+            now,
+            fallback_of,
+            now,
+            now,
+        ),
+    )
+    assert row is not None
+    planned.notification_ids.append(int(row["id"]))
