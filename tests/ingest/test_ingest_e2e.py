@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from core.embedded_postgres import EmbeddedPostgres
+from embedded.postgres import EmbeddedPostgres
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from tests.support.broker import BrokerInfo, project_broker

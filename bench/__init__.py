@@ -1,0 +1,1 @@
+"""Benchmarks behind `nuanxin bench`: each prints its figures as JSON."""
