@@ -92,12 +92,14 @@ DEVICE_ACLS = (
 )
 
 PLATFORM_ACLS = (
-    Acl("subscribePattern", "nuanxin/v1/+/+"),
+    # All of nuanxin/v1/#, not just +/+: a device may publish deeper under its own prefix,
+    # and ingest must see (and quarantine) that rather than let it vanish.
+    Acl("subscribePattern", "nuanxin/v1/#"),
     # Mosquitto 2.0 checks a shared subscription against its full `$share/…` filter.
-    Acl("subscribePattern", "$share/+/nuanxin/v1/+/+"),
+    Acl("subscribePattern", "$share/+/nuanxin/v1/#"),
     Acl("subscribePattern", "zigbee2mqtt/#"),
     Acl("subscribePattern", "$share/+/zigbee2mqtt/#"),
-    Acl("publishClientReceive", "nuanxin/v1/+/+"),
+    Acl("publishClientReceive", "nuanxin/v1/#"),
     Acl("publishClientReceive", "zigbee2mqtt/#"),
     Acl("publishClientSend", "nuanxin/v1/+/cmd"),
 )

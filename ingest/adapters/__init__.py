@@ -47,7 +47,8 @@ class Route:
 
 
 ROUTES: Final[tuple[Route, ...]] = (
-    Route("nuanxin/v1/", "nuanxin/v1/+/+", NativeAdapter),
+    # Deeper topics than {id}/{kind} are subscribed too, so they reach the quarantine.
+    Route("nuanxin/v1/", "nuanxin/v1/#", NativeAdapter),
     # One process must see all of a gateway's messages: its alarm flags live in memory.
     Route("zigbee2mqtt/", "zigbee2mqtt/#", Zigbee2MqttAdapter),
 )

@@ -12,11 +12,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from device_registry.provisioning import BrokerAdmin
 from embedded.postgres import EmbeddedPostgres
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from tests.support.broker import BrokerInfo, project_broker
 from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
+from tests.support.mqtt_clients import connected
 from tests.support.publisher import Publisher, readings
 from tests.support.servers import free_port, throwaway_database
 
@@ -155,11 +157,28 @@ def test_bad_input_is_quarantined_with_its_reason(stack: IngestStack) -> None:
     publisher.publish_all(
         readings(DEVICES[:1], 1, start=datetime.now(UTC), tag="marker")
     )  # still alive?
+    # A device may publish deeper under its own prefix; ingest must see that, not lose it.
+    with BrokerAdmin(
+        stack.broker.host,
+        stack.broker.port,
+        stack.broker.admin_username,
+        stack.broker.admin_password,
+    ) as admin:
+        password = admin.provision_device("pir-002")
+    with connected(stack.broker, "pir-002", password) as device:
+        device.publish("nuanxin/v1/pir-002/telemetry/raw", b"{}")
     stack.wait_for(lambda: stored(stack) == 1, "a good reading after the bad ones")
+    stack.wait_for(
+        lambda: stack.scalar("SELECT count(*) FROM quarantine") == len(BAD_INPUT) + 1,
+        "the deeper topic in quarantine",
+    )
 
     with psycopg.connect(stack.database_url) as conn:
         rows = conn.execute("SELECT topic, reason, payload FROM quarantine ORDER BY id").fetchall()
-    assert [reason for _, reason, _ in rows] == [reason for _, _, reason in BAD_INPUT]
+    assert [reason for _, reason, _ in rows] == [
+        *(reason for _, _, reason in BAD_INPUT),
+        "bad_topic",
+    ]
     assert rows[0][2] == b"{not json"  # raw bytes kept
     assert ingest.poll() is None
     publisher.close()

@@ -13,9 +13,9 @@ from typing import Any
 import psycopg
 
 from device_registry.provisioning import BrokerAdmin
+from simulators.accounts import load_account
 from tests.support.broker import BrokerInfo
 from tests.support.cli import clean_env, start_nuanxin
-from tests.support.sim_accounts import load_account
 
 INGEST_USER, INGEST_PASSWORD = "nuanxin-ingest", "ingest-password-for-tests-0123456789"
 LOAD_USER, LOAD_PASSWORD = "load", "load-password-for-tests-0123456789"

@@ -1,4 +1,5 @@
-"""MQTT accounts the simulators need beyond devices and the platform, for tests.
+"""MQTT accounts the simulators need beyond devices and the platform (a Zigbee2MQTT
+gateway, the load generator), for tests, benchmarks and the demo.
 
 `BrokerAdmin` creates device and platform accounts only; a Zigbee2MQTT gateway and the
 load generator need roles of their own. They are built here with the same dynamic-security
@@ -10,6 +11,7 @@ role lists exactly what its account may send.
 from collections.abc import Sequence
 from typing import Final
 
+from device_registry.errors import BrokerCommandFailed
 from device_registry.provisioning import Acl, BrokerAdmin
 
 # A gateway publishes its devices' state and availability and its bridge topics, and may
@@ -39,17 +41,35 @@ def ensure_role(admin: BrokerAdmin, rolename: str, acls: Sequence[Acl]) -> None:
 
 
 def gateway_account(admin: BrokerAdmin, username: str, password: str) -> None:
-    """An account that may publish as a Zigbee2MQTT gateway, and nothing else."""
+    """An account that may publish as a Zigbee2MQTT gateway, and nothing else. Idempotent."""
     admin.ensure_default_acl_access()
     ensure_role(admin, GATEWAY_ROLE, GATEWAY_ACLS)
-    admin.execute(
-        "createClient", username=username, password=password, roles=[{"rolename": GATEWAY_ROLE}]
-    )
+    try:
+        admin.execute("getClient", username=username)
+    except BrokerCommandFailed as error:
+        if error.error != "Client not found":
+            raise
+        admin.execute(
+            "createClient",
+            username=username,
+            password=password,
+            roles=[{"rolename": GATEWAY_ROLE}],
+        )
+        return
+    admin.execute("setClientPassword", username=username, password=password)
+    ensure_client_role(admin, username, GATEWAY_ROLE)
 
 
 def load_account(admin: BrokerAdmin, username: str, password: str) -> None:
     """A platform account (it can read every device topic) that may also publish any
-    device's telemetry: the load generator's."""
+    device's telemetry: the load generator's. Idempotent."""
     admin.ensure_platform_account(username, password)
     ensure_role(admin, LOAD_ROLE, LOAD_ACLS)
-    admin.execute("addClientRole", username=username, rolename=LOAD_ROLE)
+    ensure_client_role(admin, username, LOAD_ROLE)
+
+
+def ensure_client_role(admin: BrokerAdmin, username: str, rolename: str) -> None:
+    # Every change disconnects the account's sessions, so only what is missing is added.
+    client = admin.execute("getClient", username=username)["client"]
+    if rolename not in {role["rolename"] for role in client.get("roles", [])}:
+        admin.execute("addClientRole", username=username, rolename=rolename)
