@@ -54,21 +54,31 @@ def build_notifiers(
     settings: Settings, pool: ConnectionPool
 ) -> tuple[dict[NotifierKey, Notifier], Channels]:
     notifiers: dict[NotifierKey, Notifier] = {("app", "push"): PgPushNotifier(pool)}
-    sms: set[str] = set()
     twilio = twilio_config(settings)
     if twilio is not None:
         notifiers[("sms", "twilio")] = TwilioSmsNotifier(twilio)
         notifiers[("voice", "twilio")] = TwilioVoiceNotifier(twilio)
-        sms.add("twilio")
     aliyun = aliyun_config(settings)
     if aliyun is not None:
         notifiers[("sms", "aliyun")] = AliyunSmsNotifier(aliyun)
-        sms.add("aliyun")
     if settings.webhook_urls:
         notifiers[("webhook", "webhook")] = WebhookNotifier()
-    channels = Channels(
+    return notifiers, channels_for(settings)
+
+
+def channels_for(settings: Settings) -> Channels:
+    """What can be sent, without building the notifiers (an API process needs only this,
+    to fall back the way the engine would when a provider reports a failure)."""
+    sms = {
+        name
+        for name, config in (
+            ("twilio", twilio_config(settings)),
+            ("aliyun", aliyun_config(settings)),
+        )
+        if config
+    }
+    return Channels(
         sms_providers=frozenset(sms),
-        voice=twilio is not None,
+        voice=twilio_config(settings) is not None,
         webhook_urls=tuple(settings.webhook_urls),
     )
-    return notifiers, channels

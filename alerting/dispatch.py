@@ -15,7 +15,7 @@ from typing import Any, Final
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from alerting import store
+from alerting import metrics, store
 from alerting.escalation import Step
 from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier, SendResult
 from alerting.planner import Channels, contacts_for, plan_contact
@@ -102,11 +102,14 @@ class Dispatcher:
 
     def _record(self, conn: psycopg.Connection[Any], row: store.Row, result: SendResult) -> None:
         now = self.clock()
+        metrics.NOTIFICATIONS.labels(row["channel"], result.status.value).inc()
         if result.ok:
+            # A status callback may have come first and moved it further: keep that.
             conn.execute(
-                "UPDATE notifications SET status = %s, provider_id = %s, sent_at = %s,"
-                " updated_at = %s, error = NULL WHERE id = %s",
-                (result.status.value, result.provider_id, now, now, row["id"]),
+                "UPDATE notifications SET provider_id = COALESCE(provider_id, %s),"
+                " sent_at = %s, updated_at = %s, error = NULL,"
+                " status = CASE WHEN status = 'sending' THEN %s ELSE status END WHERE id = %s",
+                (result.provider_id, now, now, result.status.value, row["id"]),
             )
             store.timeline(
                 conn,
@@ -233,22 +236,42 @@ def _current_step(alert: store.Row) -> Step:
     )
 
 
+# How far a notification has got; a provider's callbacks may repeat or arrive out of
+# order, and a status only ever moves forward.
+PROGRESS: Final = {
+    "pending": 0,
+    "sending": 1,
+    "queued": 2,
+    "sent": 3,
+    "delivered": 4,
+    "failed": 4,
+    "cancelled": 4,
+}
+
+
 def record_delivery(
     conn: psycopg.Connection[Any],
+    notification_id: int,
     provider_id: str,
     status: DeliveryStatus,
     error: str | None,
     now: datetime,
     channels: Channels,
 ) -> bool:
-    """A provider's status callback; returns False when the id is unknown."""
+    """A provider's status callback for our notification (its id is in the callback URL);
+    False when that notification was not sent as `provider_id`. A callback may arrive
+    before the send call returned, so the provider's id is learnt here too."""
     row = store.fetch_one(
-        conn, "SELECT * FROM notifications WHERE provider_id = %s FOR UPDATE", (provider_id,)
+        conn, "SELECT * FROM notifications WHERE id = %s FOR UPDATE", (notification_id,)
     )
-    if row is None:
+    if row is None or row["provider_id"] not in (None, provider_id):
         return False
-    if row["status"] in ("failed", "delivered", "cancelled"):
-        return True  # callbacks may repeat and arrive out of order
+    if row["provider_id"] is None:
+        conn.execute(
+            "UPDATE notifications SET provider_id = %s WHERE id = %s", (provider_id, row["id"])
+        )
+    if PROGRESS[row["status"]] >= PROGRESS[status.value]:
+        return True
     if status is DeliveryStatus.FAILED:
         mark_failed(conn, row, error or "the provider reported failure", now, channels)
         return True

@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
-from alerting import escalation, store
+from alerting import escalation, metrics, store
 from alerting.planner import Channels, plan_installer, plan_step
 from alerting.rules import RULES_BY_NAME, Rule, Severity, Signal, Verdict, evaluate
 from core.types import DeviceLifecycle
@@ -56,6 +56,7 @@ class AlertEngine:
                 self._handle_safely(conn, row, now)
             if rows:
                 store.mark_processed(conn, [r["id"] for r in rows], now)
+                metrics.OUTBOX_PROCESSED.inc(len(rows))
             return len(rows)
 
     def _handle_safely(self, conn: psycopg.Connection[Any], row: store.Row, now: datetime) -> None:
@@ -198,7 +199,9 @@ class AlertEngine:
             )
             found = None
         if found is not None:
-            return found.model_dump(mode="json", include={"name", "levels", "repeat_interval_s"})
+            return found.model_dump(
+                mode="json", include={"name", "levels", "repeat_interval_s"}, exclude_none=True
+            )
         return escalation.DEFAULT_POLICIES[rule.severity]
 
     def _page_installer(

@@ -47,7 +47,7 @@ def contacts_for(
 ) -> list[store.Row]:
     found: list[store.Row] = []
     for target in targets:
-        if "contact_id" in target:
+        if target.get("contact_id") is not None:
             condition, params = "id = %(contact_id)s", {"contact_id": target["contact_id"]}
         else:
             condition = ROLE_SQL[target["role"]]

@@ -7,6 +7,9 @@ import pytest
 
 from alerting import lifecycle
 from core.types import EventKind
+from device_registry import policies
+from device_registry.access import system_actor
+from device_registry.schemas import PolicyCreate
 from tests.support.alerting_stack import (
     DAUGHTER,
     SON,
@@ -84,4 +87,32 @@ def test_flapping_smoke_detector_is_one_alert(stack: AlertingStack) -> None:
     assert alert["trigger_count"] == 5
     assert alert["status"] != "resolved"  # critical: only a person closes it
     assert alert["condition_cleared_at"] is not None
+    assert len(stack.sms_to(WORKER)) == 1
+
+
+def test_a_registry_policy_pages_the_people_it_names(stack: AlertingStack) -> None:
+    """An elder override made through the registry (validated, stored as JSON) is what
+    the engine climbs: here the daughter first, by name, then community workers."""
+    levels = [
+        {"targets": [{"contact_id": stack.ids["daughter"]}], "channels": ["sms"], "timeout_s": 60},
+        {"targets": [{"role": "community_worker"}], "channels": ["sms"], "timeout_s": 60},
+    ]
+    with stack.pool.connection() as conn:
+        policies.create_policy(
+            conn,
+            system_actor(),
+            PolicyCreate.model_validate(
+                {
+                    "name": "女儿优先",
+                    "severity": "critical",
+                    "elder_id": stack.ids["elder"],
+                    "levels": levels,
+                }
+            ),
+        )
+    stack.event("btn-1", EventKind.BUTTON_PRESS)
+    stack.run()
+    assert len(stack.sms_to(DAUGHTER)) == 1 and stack.sms_to(WORKER) == []
+    stack.clock.advance(seconds=61)
+    stack.run()
     assert len(stack.sms_to(WORKER)) == 1

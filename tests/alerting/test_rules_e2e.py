@@ -170,6 +170,16 @@ def test_keypad_one_in_the_call_acknowledges(stack: AlertingStack) -> None:
     assert stack.calls_to("+14155550199") == 0  # the supervisor is not called
 
 
+def sms_id(stack: AlertingStack, provider_id: str) -> int:
+    """Our notification id for a provider's message, as the callback URL carries it."""
+    with stack.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT id FROM notifications WHERE provider_id = %s", (provider_id,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_failed_sms_falls_back_to_voice_then_up_the_ladder(stack: AlertingStack) -> None:
     stack.event("btn-1", EventKind.BUTTON_PRESS)
     stack.run()
@@ -177,6 +187,7 @@ def test_failed_sms_falls_back_to_voice_then_up_the_ladder(stack: AlertingStack)
     with stack.pool.connection() as conn:  # the carrier reports the SMS failed
         record_delivery(
             conn,
+            sms_id(stack, str(sms.sid)),
             str(sms.sid),
             DeliveryStatus.FAILED,
             "30003",
@@ -189,6 +200,7 @@ def test_failed_sms_falls_back_to_voice_then_up_the_ladder(stack: AlertingStack)
     with stack.pool.connection() as conn:  # nobody answers the call either
         record_delivery(
             conn,
+            sms_id(stack, str(call.sid)),
             str(call.sid),
             DeliveryStatus.FAILED,
             "no-answer",
