@@ -1,15 +1,36 @@
-"""The FastAPI application: /api/v1 routers, error translation, health endpoints.
+"""The FastAPI application: /api/v1 routers, provider webhooks, the live stream's
+listener (started and stopped with the app), error translation, health endpoints.
 
 Domain refusals raised by the service functions become HTTP answers in one table
 (ERROR_STATUS), each with a message saying what to fix.
 """
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+import anyio
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import ConnectionPool
 
-from api.deps import Database
-from api.routes import admin, auth, contacts, devices, districts, elders, policies
+from alerting.engine import utc_now
+from alerting.planner import Channels
+from api import stream
+from api.deps import Clock, Database
+from api.routes import (
+    admin,
+    alerts,
+    auth,
+    contacts,
+    devices,
+    districts,
+    elders,
+    policies,
+    webhooks,
+)
 from core.errors import (
     Conflict,
     DomainError,
@@ -31,7 +52,11 @@ ERROR_STATUS: dict[type[DomainError], int] = {
     ServiceUnavailable: 503,
 }
 
-ROUTERS = (auth, districts, elders, contacts, devices, policies, admin)
+# The stream before the alerts: /alerts/stream must not be taken for /alerts/{alert_id}.
+ROUTERS = (auth, districts, elders, contacts, devices, policies, stream, alerts, admin)
+# How long start-up waits for the live stream's LISTEN before serving anyway (it keeps
+# trying in the background while the database is down).
+LISTEN_WAIT_S = 5.0
 
 DESCRIPTION = """
 Backend of 暖心智慧守护: emergency buttons and smoke, gas and PIR sensors in the homes of
@@ -51,23 +76,70 @@ answer only. Decommissioning deletes the account at once.
 the device send a self-test (press a button), and read the check: it says which messages
 arrived and which are missing; the self-test commissions the device.
 
+**Alerts.** `GET /api/v1/alerts` lists the alerts of the elders you look after (filters:
+`status` — `active` means not resolved, critical first —, `severity`, `district_id`,
+`elder_id`, `rule`, `since`/`until`, `limit`/`offset`); `GET /api/v1/alerts/{id}` adds the
+timeline and every notification (phone numbers masked except for admins). Act on one with
+`POST …/ack` (stops the escalation, starts the on-site deadline), `POST …/on-site` and
+`POST …/resolve` (`{"outcome": "handled" | "false_alarm" | "hospital" | …, "note": …}`);
+a resolved alert answers 409. Admins, operators, community workers and family members act
+on real alerts; installers see and close only test alerts (devices not yet commissioned),
+which family members do not see.
+
+**Live stream.** `GET /api/v1/alerts/stream` (Server-Sent Events): `event: alert` for each
+change of an alert you may see, `event: push` for app notifications to you, `event:
+resync` when you should reload. The browser's EventSource cannot send headers, so this
+endpoint alone also accepts the token as `?token=`.
+
+**Webhooks** (`/api/v1/webhooks/twilio/…`) are for Twilio only: SMS and call status
+callbacks, SMS replies ("1", "收到", "OK" acknowledge) and keypad 1 in alert calls. Each
+request must carry Twilio's signature of `NUANXIN_PUBLIC_BASE_URL` + path; anything else
+answers 403.
+
 Every change is written to the audit log (`GET /api/v1/audit`, admins).
 """
 
 
 def create_app(
-    settings: Settings, pool: ConnectionPool, provisioner: CredentialProvisioner
+    settings: Settings,
+    pool: ConnectionPool,
+    provisioner: CredentialProvisioner,
+    channels: Channels | None = None,
+    clock: Clock = utc_now,
+    readiness: Callable[[], Mapping[str, bool]] | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="nuanxin", version="0.1.0", description=DESCRIPTION)
+    """`channels`: what the deployment's alert engine can send (alerting.channels), so a
+    failed delivery reported by a provider falls back the way the engine would.
+    `readiness`: the other components of this process (broker, scheduler) for /readyz."""
+    hub = stream.LiveHub()
+    listener = stream.LiveListener(str(settings.database_url), pool, hub)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        listener.start()
+        if not await anyio.to_thread.run_sync(listener.wait_listening, LISTEN_WAIT_S):
+            logging.getLogger(__name__).warning("live stream: database not listening yet")
+        try:
+            yield
+        finally:
+            hub.close()
+            await anyio.to_thread.run_sync(listener.stop)
+
+    app = FastAPI(title="nuanxin", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.database = Database(pool)
     app.state.provisioner = provisioner
+    app.state.channels = channels or Channels()
+    app.state.clock = clock
+    app.state.live_hub = hub
     api = APIRouter(prefix=API_PREFIX)
     for module in ROUTERS:
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(webhooks.router)  # its paths are full: alerting.notifiers.callbacks
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
-    _health(app)
+    _health(app, readiness)
     return app
 
 
@@ -80,16 +152,24 @@ async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": detail})
 
 
-def _health(app: FastAPI) -> None:
+def _health(app: FastAPI, readiness: Callable[[], Mapping[str, bool]] | None) -> None:
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process")
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database answers")
+    @app.get("/readyz", tags=["health"], summary="The database and this process's parts answer")
     def readyz() -> JSONResponse:
         try:
             with app.state.database.transaction() as conn:
                 conn.execute("SELECT 1")
         except Exception as exc:  # any failure means "not ready", with the reason
             return JSONResponse(status_code=503, content={"database": f"unavailable: {exc}"})
-        return JSONResponse(content={"database": "ok"})
+        parts = dict(readiness()) if readiness is not None else {}
+        content = {"database": "ok"} | {
+            name: "ok" if up else "unavailable" for name, up in parts.items()
+        }
+        return JSONResponse(status_code=200 if all(parts.values()) else 503, content=content)

@@ -5,6 +5,7 @@ from typing import Any
 
 import uvicorn
 
+from alerting.channels import channels_for
 from api.app import create_app
 from cli.wiring import BrokerProvisioner
 from core import db
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     pool = db.open_pool(str(settings.database_url), name="api", max_size=settings.db_pool_max_size)
     provisioner = BrokerProvisioner(settings)
     try:
-        app = create_app(settings, pool, provisioner)
+        app = create_app(settings, pool, provisioner, channels=channels_for(settings))
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
     finally:
         provisioner.close()

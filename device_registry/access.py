@@ -48,6 +48,13 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("users", "read"): frozenset({ADMIN}),
     ("users", "write"): frozenset({ADMIN}),
     ("audit", "read"): frozenset({ADMIN}),
+    # Alerts of commissioned devices are for responders. Installers see and close only test
+    # alerts (a device not yet commissioned pages nobody else); family members do not see
+    # those, so an installer's smoke test never frightens a daughter.
+    ("alerts", "read"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
+    ("alerts", "act"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
+    ("test_alerts", "read"): _STAFF,
+    ("test_alerts", "act"): _STAFF,
 }
 
 # Roles whose scope is a set of districts; family members are scoped to elders.

@@ -17,7 +17,9 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
 
+from tests.support.api_alerts import open_alert
 from tests.support.world import World, critical_levels
 
 ADMIN, OPERATOR, INSTALLER, WORKER, FAMILY = (
@@ -106,6 +108,20 @@ ENDPOINTS = [
         frozenset({ADMIN, OPERATOR}),
         body=lambda w, t: {"name": "个人策略", "levels": critical_levels()},
     ),
+    # Alerts: each role acts on the kind it handles — installers on test alerts (of devices
+    # being installed), everyone else on real ones (see ALERT_IS_TEST); a resolve gets a
+    # fresh alert, since a resolved one answers 409.
+    Endpoint("alerts.list", "GET", "/alerts", EVERYONE, scoped=False),
+    Endpoint("alerts.read", "GET", "/alerts/{alert}", EVERYONE),
+    Endpoint("alerts.ack", "POST", "/alerts/{alert}/ack", EVERYONE),
+    Endpoint("alerts.on_site", "POST", "/alerts/{alert}/on-site", EVERYONE),
+    Endpoint(
+        "alerts.resolve",
+        "POST",
+        "/alerts/{alert}/resolve",
+        EVERYONE,
+        body=lambda w, t: {"outcome": "handled", "note": "矩阵"},
+    ),
     Endpoint("users.list", "GET", "/users", frozenset({ADMIN}), scoped=False),
     Endpoint("audit.read", "GET", "/audit", frozenset({ADMIN}), scoped=False),
 ]
@@ -119,6 +135,11 @@ TARGETS = {
     WORKER: ("east_b", "kbs"),
     FAMILY: ("east_a", "east_b"),
 }
+
+
+# Installers handle test alerts only (and do not see real ones: 404, tested in
+# test_alerts_api); family members never see test alerts.
+ALERT_IS_TEST = {INSTALLER: True}
 
 
 def expected(endpoint: Endpoint, role: str, which: str) -> set[int]:
@@ -136,7 +157,7 @@ CASES = [
 ]
 
 
-def resolve(world: World, path: str, elder_key: str) -> str:
+def resolve(world: World, path: str, elder_key: str, alert: int | None = None) -> str:
     district = "kbs" if elder_key == "kbs" else "east"
     return "/api/v1" + path.format(
         elder=world.elders[elder_key],
@@ -144,6 +165,7 @@ def resolve(world: World, path: str, elder_key: str) -> str:
         contact=world.contacts[elder_key],
         policy=world.policies[elder_key],
         district=world.districts[district],
+        alert=alert,
     )
 
 
@@ -153,6 +175,7 @@ def test_authorisation_matrix(
     world: World,
     auth: Callable[[str], dict[str, str]],
     database_url: str,
+    pool: ConnectionPool,
     endpoint: Endpoint,
     role: str,
     which: str,
@@ -162,7 +185,11 @@ def test_authorisation_matrix(
     request: dict[str, Any] = {"headers": auth(world.usernames[role])}
     if endpoint.body is not None:
         request["json"] = endpoint.body(world, target)
-    response = client.request(endpoint.method, resolve(world, endpoint.path, target), **request)
+    alert = None
+    if "{alert}" in endpoint.path:  # the open one, or a new one if the last was resolved
+        alert = open_alert(pool, world, target, test=ALERT_IS_TEST.get(role, False))
+    path = resolve(world, endpoint.path, target, alert)
+    response = client.request(endpoint.method, path, **request)
     assert response.status_code in expected(endpoint, role, which), response.text
     if endpoint.writes and response.is_success:
         assert last_audit_actor(database_url) == world.usernames[role]
@@ -192,6 +219,11 @@ def test_every_write_endpoint_family_is_in_the_matrix(client: TestClient) -> Non
         ("POST", "/api/v1/policies"),
         ("DELETE", "/api/v1/policies/{policy_id}"),
         ("POST", "/api/v1/users"),
+        # Twilio's webhooks: signed by Twilio, not a signed-in user; test_webhooks
+        ("POST", "/api/v1/webhooks/twilio/sms/{notification_id}/status"),
+        ("POST", "/api/v1/webhooks/twilio/sms/inbound"),
+        ("POST", "/api/v1/webhooks/twilio/voice/{notification_id}"),
+        ("POST", "/api/v1/webhooks/twilio/voice/{notification_id}/status"),
     }
     in_matrix = {(e.method, "/api/v1" + e.path.split("{")[0]) for e in ENDPOINTS if e.writes}
     schema = client.get("/openapi.json").json()
