@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         default=1000, ge=1, le=20000, description="Messages per batch at most."
     )
     ingest_batch_wait_ms: int = Field(
-        default=50, ge=1, le=5000, description="How long a batch waits for more messages."
+        default=25, ge=1, le=5000, description="How long a batch waits for more messages."
     )
     mqtt_admin_username: str = Field(
         default="nuanxin-admin",

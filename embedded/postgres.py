@@ -9,6 +9,7 @@ user the wheel creates for that purpose.
 import os
 import stat
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def start(self) -> None:
-        """Initialise the data directory if new, then start and wait until it accepts."""
+    def start(self, server_settings: Mapping[str, str] | None = None) -> None:
+        """Initialise the data directory if new, then start and wait until it accepts.
+
+        `server_settings` are passed as `-c name=value` (e.g. track_commit_timestamp)."""
         commands = _commands()
         user = self._prepare()
         if not (self.pgdata / "PG_VERSION").exists():
@@ -41,6 +44,8 @@ class EmbeddedPostgres:
                 ["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.pgdata, user=user
             )
         options = f"-p {self.port} -h 127.0.0.1 -k {self.data_dir}"
+        for name, value in (server_settings or {}).items():
+            options += f" -c {name}={value}"
         try:
             commands.pg_ctl(
                 ["-w", "-t", "60", "-o", options, "-l", str(self.log_file), "start"],

@@ -41,7 +41,7 @@ class IngestConfig:
     database_url: str
     subscriber: SubscriberConfig
     batch_max: int = 1000
-    batch_wait: timedelta = timedelta(milliseconds=50)
+    batch_wait: timedelta = timedelta(milliseconds=25)
 
 
 class IngestService:

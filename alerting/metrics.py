@@ -1,0 +1,14 @@
+"""Alert engine metrics, exported at /metrics in Prometheus text format."""
+
+from prometheus_client import Counter, Gauge
+
+ALERTS_OPENED = Counter("nuanxin_alerts_opened_total", "Alerts opened", ["rule", "severity"])
+NOTIFICATIONS = Counter(
+    "nuanxin_notifications_total", "Notification attempts by outcome", ["channel", "status"]
+)
+OUTBOX_PROCESSED = Counter(
+    "nuanxin_alert_outbox_processed_total", "Signals evaluated by the alert engine"
+)
+PENDING_NOTIFICATIONS = Gauge(
+    "nuanxin_notifications_pending", "Notifications waiting to be sent (at the last check)"
+)

@@ -1,0 +1,42 @@
+"""Start-up checks with answers a person can act on: is the database there and migrated,
+does the broker answer. Each failure names what is wrong and how to fix it."""
+
+import socket
+from typing import Any
+
+import psycopg
+
+from core.errors import NuanxinError
+from core.settings import Settings
+from migrations import PACKAGED_DIR
+from migrations.runner import discover
+
+
+class StartupError(NuanxinError):
+    """Raised before anything starts when a dependency is missing or not ready."""
+
+
+def check_migrated(conn: psycopg.Connection[Any]) -> None:
+    expected = {m.version: m.name for m in discover(PACKAGED_DIR)}
+    try:
+        rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        rows = []
+    missing = [name for version, name in sorted(expected.items()) if (version,) not in rows]
+    if missing:
+        raise StartupError(
+            f"the database is missing migrations {', '.join(missing)}: run `nuanxin migrate`"
+        )
+
+
+def check_broker(settings: Settings, timeout_s: float = 5.0) -> None:
+    host, port = settings.mqtt_url.host or "127.0.0.1", settings.mqtt_url.port or 1883
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return
+    except OSError as exc:
+        raise StartupError(
+            f"cannot reach the MQTT broker at {host}:{port} ({exc.strerror or exc}): start "
+            "Mosquitto (deploy/mosquitto) or set NUANXIN_MQTT_URL"
+        ) from None

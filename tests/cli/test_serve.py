@@ -1,0 +1,113 @@
+"""`nuanxin serve`: everything in one process, stopped by SIGTERM under load without
+losing or doubling a reading; /metrics is valid Prometheus text that counts what came."""
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from migrations import PACKAGED_DIR
+from migrations.runner import discover, migrate
+from tests.support.broker import BrokerInfo, project_broker
+from tests.support.cli import run_nuanxin, start_nuanxin
+from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
+from tests.support.publisher import Publisher, readings
+from tests.support.servers import free_port, throwaway_database
+
+DEVICES = [f"pir-{i:03d}" for i in range(50)]
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
+    with project_broker(tmp_path) as broker:
+        yield broker
+
+
+@pytest.fixture
+def stack(broker: BrokerInfo) -> Iterator[IngestStack]:
+    with throwaway_database() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn, discover(PACKAGED_DIR))
+        stack = IngestStack(url, broker)
+        stack.setup_accounts()
+        stack.register("pir", DEVICES)
+        yield stack
+        stack.stop_all()
+
+
+def start_serve(stack: IngestStack, port: int) -> tuple[object, str]:
+    env = stack.env(client_id="serve-test", NUANXIN_API_PORT=str(port))
+    process = start_nuanxin("serve", env=env)
+    stack.processes.append(process)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("serve never became ready")
+
+
+def stored(stack: IngestStack) -> int:
+    return int(stack.scalar("SELECT count(*) FROM readings"))
+
+
+def test_sigterm_under_load_loses_and_doubles_nothing(stack: IngestStack) -> None:
+    port = free_port()
+    serve, _ = start_serve(stack, port)
+    publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
+    sender = threading.Thread(target=publisher.publish_all, args=(readings(DEVICES, 5_000),))
+    sender.start()
+    stack.wait_for(lambda: stored(stack) >= 500, "the stream to flow")
+    serve.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
+    assert serve.wait(60) == 0  # type: ignore[attr-defined]
+    sender.join(120)
+    assert stored(stack) < 5_000, "serve finished everything before it was stopped"
+
+    start_serve(stack, port)  # the broker kept the session: the rest arrives
+    stack.wait_for(lambda: stored(stack) >= 5_000, "the rest after the restart")
+    time.sleep(1)
+    assert stored(stack) == 5_000
+    assert stack.scalar("SELECT count(DISTINCT (device_id, msg_id)) FROM readings") == 5_000
+    publisher.close()
+
+
+def test_metrics_are_prometheus_text_counting_what_was_sent(stack: IngestStack) -> None:
+    _, base = start_serve(stack, free_port())
+    publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
+    publisher.publish_all(readings(DEVICES, 300))
+    publisher.publish_all([("nuanxin/v1/pir-001/telemetry", b"not json")] * 7)
+    stack.wait_for(lambda: stored(stack) == 300, "the readings")
+    stack.wait_for(lambda: stack.scalar("SELECT count(*) FROM quarantine") == 7, "quarantine")
+    time.sleep(0.5)
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
+        for sample in family.samples
+    }
+    assert samples[("nuanxin_ingest_messages_total", ())] == 307
+    assert samples[("nuanxin_ingest_stored_total", (("kind", "reading"),))] == 300
+    assert samples[("nuanxin_ingest_quarantined_total", (("reason", "bad_json"),))] == 7
+    assert samples[("nuanxin_ingest_broker_connected", ())] == 1
+    assert ("nuanxin_ingest_batch_seconds_count", ()) in samples
+    publisher.close()
+
+
+def test_serve_refuses_an_unmigrated_database_in_one_line(broker: BrokerInfo) -> None:
+    with throwaway_database() as url:
+        stack = IngestStack(url, broker)
+        result = run_nuanxin("serve", env=stack.env(), timeout=60)
+    assert result.returncode != 0
+    assert "nuanxin migrate" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
