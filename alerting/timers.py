@@ -33,8 +33,9 @@ JOIN communities c ON c.id = e.community_id
 JOIN districts di ON di.id = c.district_id
 LEFT JOIN device_state s ON s.device_id = d.device_id
 WHERE d.state = 'commissioned'
+  -- candidates only: silent for a heartbeat at least; the thresholds are applied per elder
   AND COALESCE(s.last_seen_at, d.commissioned_at) < %(now)s - make_interval(secs =>
-      greatest(3 * d.heartbeat_interval_s, 600))
+      d.heartbeat_interval_s)
 """
 
 HEARD_AGAIN_SQL = """
