@@ -9,13 +9,13 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
-from cli import alerting, api, bench, ingest, migrate, registry, serve
+from cli import alerting, api, bench, demo, ingest, migrate, registry, serve
 from core.errors import NuanxinError
 
 Command = Callable[[argparse.Namespace], int]
 
 # Each command module exposes `register(subparsers) -> [(name, handler), …]`.
-COMMANDS = (migrate, serve, ingest, alerting, api, registry, bench)
+COMMANDS = (demo, serve, migrate, ingest, alerting, api, registry, bench)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

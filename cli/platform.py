@@ -22,6 +22,7 @@ from cli.startup import check_broker, check_migrated
 from cli.wiring import BrokerProvisioner
 from core import db
 from core.settings import Settings
+from device_registry.devices import CredentialProvisioner
 from ingest.service import IngestService
 
 log = logging.getLogger(__name__)
@@ -33,21 +34,28 @@ class Platform:
     pool: ConnectionPool
     ingest: IngestService
     alerting: AlertingService
-    provisioner: BrokerProvisioner
+    provisioner: CredentialProvisioner
     server: uvicorn.Server | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings) -> "Platform":
+    def build(
+        cls,
+        settings: Settings,
+        provisioner: CredentialProvisioner | None = None,
+        timer_interval_s: float = 30.0,
+    ) -> "Platform":
         url = str(settings.database_url)
         with db.connect(url) as conn:
             check_migrated(conn)
         check_broker(settings)
         pool = db.open_pool(url, name="platform", max_size=settings.db_pool_max_size)
         notifiers, channels = build_notifiers(settings, pool)
-        alerting = AlertingService(pool, url, notifiers, channels)
+        alerting = AlertingService(
+            pool, url, notifiers, channels, timer_interval_s=timer_interval_s
+        )
         ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
-        return cls(settings, pool, ingest, alerting, BrokerProvisioner(settings))
+        return cls(settings, pool, ingest, alerting, provisioner or BrokerProvisioner(settings))
 
     def app(self) -> Any:
         from api.app import create_app  # the API last: it reads everything else's state
@@ -102,6 +110,8 @@ class Platform:
             thread.join(15)
         self.ingest.stop()
         self.alerting.stop()
-        self.provisioner.close()
+        close = getattr(self.provisioner, "close", None)
+        if close is not None:
+            close()
         self.pool.close()
         log.info("stopped")

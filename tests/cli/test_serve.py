@@ -66,19 +66,19 @@ def test_sigterm_under_load_loses_and_doubles_nothing(stack: IngestStack) -> Non
     port = free_port()
     serve, _ = start_serve(stack, port)
     publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
-    sender = threading.Thread(target=publisher.publish_all, args=(readings(DEVICES, 5_000),))
+    sender = threading.Thread(target=publisher.publish_all, args=(readings(DEVICES, 20_000),))
     sender.start()
     stack.wait_for(lambda: stored(stack) >= 500, "the stream to flow")
     serve.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
     assert serve.wait(60) == 0  # type: ignore[attr-defined]
     sender.join(120)
-    assert stored(stack) < 5_000, "serve finished everything before it was stopped"
+    assert stored(stack) < 20_000, "serve finished everything before it was stopped"
 
     start_serve(stack, port)  # the broker kept the session: the rest arrives
-    stack.wait_for(lambda: stored(stack) >= 5_000, "the rest after the restart")
+    stack.wait_for(lambda: stored(stack) >= 20_000, "the rest after the restart")
     time.sleep(1)
-    assert stored(stack) == 5_000
-    assert stack.scalar("SELECT count(DISTINCT (device_id, msg_id)) FROM readings") == 5_000
+    assert stored(stack) == 20_000
+    assert stack.scalar("SELECT count(DISTINCT (device_id, msg_id)) FROM readings") == 20_000
     publisher.close()
 
 

