@@ -23,6 +23,12 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
     ingest.add_argument("--latency-rate", type=int, default=2_000, help="readings/s")
     ingest.add_argument("--latency-seconds", type=int, default=10)
     ingest.add_argument("--baseline-messages", type=int, default=5_000)
+    alerts = kinds.add_parser(
+        "alerts",
+        help="button press → first SMS latency and escalation timing under 1,000 readings/s",
+    )
+    alerts.add_argument("--presses", type=int, default=40)
+    alerts.add_argument("--background-rate", type=int, default=1_000, help="readings/s")
     return [(NAME, run)]
 
 
@@ -39,5 +45,12 @@ def run(args: argparse.Namespace) -> int:
                 latency_seconds=args.latency_seconds,
                 baseline_messages=args.baseline_messages,
             )
+        )
+    if args.kind == "alerts":
+        from bench.alerts import AlertsBenchConfig
+        from bench.alerts import main as alerts_main
+
+        return alerts_main(
+            AlertsBenchConfig(presses=args.presses, background_rate=args.background_rate)
         )
     raise AssertionError(args.kind)

@@ -9,13 +9,13 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
-from cli import alerting, api, bench, demo, ingest, migrate, registry, serve
+from cli import alerting, api, bench, demo, ingest, migrate, registry, serve, simulate
 from core.errors import NuanxinError
 
 Command = Callable[[argparse.Namespace], int]
 
 # Each command module exposes `register(subparsers) -> [(name, handler), …]`.
-COMMANDS = (demo, serve, migrate, ingest, alerting, api, registry, bench)
+COMMANDS = (demo, serve, migrate, ingest, alerting, api, registry, simulate, bench)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

@@ -90,7 +90,7 @@ class IngestStack:
 
     def scalar(self, sql: str, *params: Any) -> Any:
         with psycopg.connect(self.database_url) as conn:
-            row = conn.execute(sql, params).fetchone()
+            row = conn.execute(sql, params or None).fetchone()
         assert row is not None
         return row[0]
 

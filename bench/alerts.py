@@ -1,0 +1,238 @@
+"""`nuanxin bench alerts`: emergency buttons pressed over MQTT while background readings
+flow at 1,000/s, through ingest and the alert engine to the local Twilio server.
+
+Figures, as JSON:
+- press_to_sms_ms: from a button's publish to the Twilio server receiving the first SMS
+  request for that alert, p50/p99/max;
+- escalation_error_ms: when each alert climbed to its second level, minus when it was
+  due (the first level's timeout after the first page), p50/p99/max;
+- the counts: presses, alerts, first SMS received, readings stored in the background.
+"""
+
+import json
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from alerting.channels import build_notifiers
+from alerting.service import AlertingService
+from bench.process import percentile
+from cli.ingest import ingest_config
+from core import db
+from core.settings import Settings
+from core.types import DeviceType
+from device_registry.provisioning import BrokerAdmin
+from embedded.mosquitto import free_port, start_broker
+from embedded.postgres import EmbeddedPostgres
+from ingest.service import IngestService
+from migrations import PACKAGED_DIR
+from migrations.runner import discover, migrate
+from simulators.accounts import load_account
+from simulators.devices import SimulatedDevice
+from simulators.load import LoadGenerator
+from simulators.mqtt import Endpoint
+from simulators.twilio_server import TwilioServer
+
+FIRST_LEVEL_S = 30
+SECRET = "bench-alerts-" + "y" * 20
+
+
+@dataclass(frozen=True)
+class AlertsBenchConfig:
+    presses: int = 40
+    press_interval_s: float = 0.5
+    background_rate: int = 1_000
+    background_devices: int = 500
+
+
+def run(config: AlertsBenchConfig) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="nuanxin-bench-alerts-") as tmp:
+        workdir = Path(tmp)
+        postgres = EmbeddedPostgres(workdir / "postgres", free_port())
+        postgres.start()
+        broker = start_broker(workdir / "broker")
+        twilio = TwilioServer(callback_delay_ms=None).start()
+        try:
+            return _measure(config, postgres.url, broker, twilio)
+        finally:
+            twilio.stop()
+            broker.stop()
+            postgres.stop()
+
+
+def _seed(url: str, config: AlertsBenchConfig) -> None:
+    levels = [
+        {
+            "targets": [{"role": "community_worker"}],
+            "channels": ["sms"],
+            "timeout_s": FIRST_LEVEL_S,
+        },
+        {"targets": [{"role": "family"}], "channels": ["sms"], "timeout_s": 600},
+    ]
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, discover(PACKAGED_DIR))
+        district = conn.execute("INSERT INTO districts (name) VALUES ('东胜区') RETURNING id")
+        district_id = district.fetchone()[0]  # type: ignore[index]
+        community = conn.execute(
+            "INSERT INTO communities (district_id, name) VALUES (%s, '富兴社区') RETURNING id",
+            (district_id,),
+        ).fetchone()[0]  # type: ignore[index]
+        conn.execute(
+            "INSERT INTO escalation_policies (name, severity, district_id, levels)"
+            " VALUES ('bench', 'critical', %s, %s)",
+            (district_id, Jsonb(levels)),
+        )
+        conn.execute(
+            "INSERT INTO contacts (kind, name, phone, community_id)"
+            " VALUES ('community_worker', '刘网格员', '+14155550101', %s)",
+            (community,),
+        )
+        for i in range(config.presses):
+            elder = conn.execute(
+                "INSERT INTO elders (community_id, name) VALUES (%s, %s) RETURNING id",
+                (community, f"老人{i:03d}"),
+            ).fetchone()[0]  # type: ignore[index]
+            home = conn.execute(
+                "INSERT INTO homes (elder_id, address) VALUES (%s, %s) RETURNING id",
+                (elder, f"富兴南路{i}号"),
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "INSERT INTO devices (device_id, device_type, home_id, state)"
+                " VALUES (%s, 'emergency_button', %s, 'commissioned')",
+                (f"btn-{i:03d}", home),
+            )
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY devices (device_id, device_type, state) FROM STDIN") as copy,
+        ):
+            for i in range(config.background_devices):
+                copy.write_row((f"pir-{i:04d}", "pir", "registered"))
+
+
+def _measure(
+    config: AlertsBenchConfig, url: str, broker: Any, twilio: TwilioServer
+) -> dict[str, Any]:
+    _seed(url, config)
+    with BrokerAdmin(
+        broker.host, broker.port, broker.admin_username, broker.admin_password
+    ) as admin:
+        admin.ensure_platform_account("bench-ingest", SECRET)
+        load_account(admin, "bench-load", SECRET)
+        passwords = {
+            f"btn-{i:03d}": admin.provision_device(f"btn-{i:03d}") for i in range(config.presses)
+        }
+    settings = Settings(
+        database_url=url,
+        mqtt_url=f"mqtt://{broker.host}:{broker.port}",
+        mqtt_username="bench-ingest",
+        mqtt_password=SECRET,
+        twilio_account_sid=twilio.account_sid,
+        twilio_auth_token=twilio.auth_token,
+        twilio_from_number="+14155550000",
+        twilio_api_base_url=twilio.url,
+    )
+    pool = db.open_pool(url, name="bench-alerts", max_size=6)
+    notifiers, channels = build_notifiers(settings, pool)
+    alerting = AlertingService(pool, url, notifiers, channels)
+    ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
+    alerting.start()
+    ingest.start()
+    ingest.subscriber.subscribed.wait(10)
+    endpoint = Endpoint(broker.host, broker.port)
+    try:
+        pressed = _press(config, endpoint, passwords, twilio)
+        time.sleep(FIRST_LEVEL_S + 5)  # every alert climbs once
+        return _figures(config, url, twilio, pressed)
+    finally:
+        ingest.stop()
+        alerting.stop()
+        pool.close()
+
+
+def _press(
+    config: AlertsBenchConfig,
+    endpoint: Endpoint,
+    passwords: dict[str, str],
+    twilio: TwilioServer,
+) -> dict[str, float]:
+    background = {f"pir-{i:04d}": DeviceType.PIR for i in range(config.background_devices)}
+    load = LoadGenerator(endpoint, "bench-load", SECRET, background, run_id="bg")
+    load.connect()
+    duration = config.presses * config.press_interval_s + 5
+    flowing = threading.Thread(
+        target=load.run,
+        args=(int(config.background_rate * duration),),
+        kwargs={"rate": config.background_rate, "ack_timeout_s": 120},
+    )
+    flowing.start()
+    buttons = [
+        SimulatedDevice(d, DeviceType.EMERGENCY_BUTTON, p, endpoint) for d, p in passwords.items()
+    ]
+    for button in buttons:
+        button.start(heartbeats=False)
+    pressed: dict[str, float] = {}
+    time.sleep(1)
+    for button in buttons:
+        pressed[button.device_id] = time.time()
+        button.press()
+        time.sleep(config.press_interval_s)
+    flowing.join()
+    load.close()
+    for button in buttons:
+        button.stop()
+    return pressed
+
+
+def _figures(
+    config: AlertsBenchConfig, url: str, twilio: TwilioServer, pressed: dict[str, float]
+) -> dict[str, Any]:
+    first_sms: dict[str, float] = {}
+    for request in twilio.messages():
+        body = request.form.get("Body", "")
+        for device_id in pressed:
+            elder = f"老人{int(device_id[4:]):03d}"
+            if elder in body and device_id not in first_sms:
+                first_sms[device_id] = request.at
+    latency = [(first_sms[d] - pressed[d]) * 1000 for d in first_sms]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT n.at, e.at FROM alert_timeline n JOIN alert_timeline e"
+            " ON e.alert_id = n.alert_id AND e.kind = 'escalated'"
+            " WHERE n.kind = 'notified'"
+        ).fetchall()
+        stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+        alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]  # type: ignore[index]
+    errors = [((esc - notified).total_seconds() - FIRST_LEVEL_S) * 1000 for notified, esc in rows]
+    return {
+        "benchmark": "alerts",
+        "presses": len(pressed),
+        "alerts": alerts,
+        "first_sms_received": len(first_sms),
+        "background_readings_stored": stored,
+        "background_rate_per_s": config.background_rate,
+        "press_to_sms_ms": _stats(latency),
+        "escalation_error_ms": _stats(errors),
+    }
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    return {
+        "p50": round(percentile(values, 0.5), 1),
+        "p99": round(percentile(values, 0.99), 1),
+        "max": round(max(values), 1),
+    }
+
+
+def main(config: AlertsBenchConfig) -> int:
+    result = run(config)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    ok = result["first_sms_received"] == result["presses"] == result["alerts"]
+    return 0 if ok else 1
