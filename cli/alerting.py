@@ -2,13 +2,11 @@
 timer rules and notification sending (for scaling out; `nuanxin serve` runs it too)."""
 
 import argparse
-import signal
-import threading
-from types import FrameType
 from typing import Any
 
 from alerting.channels import build_notifiers
 from alerting.service import AlertingService
+from cli.signals import wait_for_stop
 from core import db
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
@@ -41,15 +39,8 @@ def run(args: argparse.Namespace) -> int:
         str(settings.database_url), name="alerting", max_size=settings.db_pool_max_size
     )
     service = build_alerting(settings, pool)
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     service.start()
-    stopping.wait()
+    wait_for_stop()
     service.stop()
     pool.close()
     return 0

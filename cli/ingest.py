@@ -2,12 +2,10 @@
 scaling out; `nuanxin serve` runs it with everything else)."""
 
 import argparse
-import signal
-import threading
 from datetime import timedelta
-from types import FrameType
 from typing import Any
 
+from cli.signals import wait_for_stop
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
 from ingest.mqtt_client import SubscriberConfig
@@ -54,14 +52,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     service = IngestService(ingest_config(settings))
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     service.start()
-    stopping.wait()
+    wait_for_stop()
     service.stop()
     return 0

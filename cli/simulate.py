@@ -3,12 +3,11 @@ load and for trying the system out. Homes `sim-0000` … are registered (and com
 on first use; their devices publish through the load account given."""
 
 import argparse
-import signal
-import threading
 from typing import Any
 
 import psycopg
 
+from cli.signals import wait_for_stop
 from core.logging import configure_logging
 from core.settings import load_settings
 from core.types import DeviceType
@@ -73,12 +72,9 @@ def run(args: argparse.Namespace) -> int:
         heartbeat_s=args.heartbeat_s,
         speed=args.speed,
     )
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     fleet.start()
     print(f"{len(homes)} homes ({4 * len(homes)} devices) publishing; Ctrl-C stops", flush=True)
-    stopping.wait(args.duration)
+    wait_for_stop(args.duration)
     fleet.stop()
     print(f"published {fleet.published} messages", flush=True)
     return 0

@@ -97,42 +97,40 @@ def write_batch(conn: psycopg.Connection[Any], decoded: Sequence[Decoded]) -> Ba
 
 
 def _store_readings(conn: psycopg.Connection[Any], readings: list[Reading]) -> list[Reading]:
-    if not readings:
-        return []
-    with conn.cursor() as cur:
-        with cur.copy(f"COPY readings_in ({', '.join(READING_COLUMNS)}) FROM STDIN") as copy:
-            for r in readings:
-                copy.write_row(
-                    (
-                        *(getattr(r, c) for c in READING_COLUMNS[:-1]),
-                        None if r.extra is None else Jsonb(r.extra),
-                    )
-                )
-        cur.execute(
-            f"INSERT INTO readings ({', '.join(READING_COLUMNS)})"
-            f" SELECT {', '.join(READING_COLUMNS)} FROM readings_in"
-            " ON CONFLICT (device_id, ts, msg_id) DO NOTHING RETURNING device_id, ts, msg_id"
+    rows = [
+        (
+            *(getattr(r, c) for c in READING_COLUMNS[:-1]),
+            None if r.extra is None else Jsonb(r.extra),
         )
-        inserted = set(cur.fetchall())
-    return _first_of_each(readings, inserted)
+        for r in readings
+    ]
+    return _first_of_each(readings, _insert_new(conn, "readings", READING_COLUMNS, rows))
 
 
 def _store_events(conn: psycopg.Connection[Any], events: list[Event]) -> list[Event]:
-    if not events:
-        return []
+    rows = [
+        (e.device_id, e.ts, e.msg_id, e.received_at, e.event.value, Jsonb(e.detail)) for e in events
+    ]
+    return _first_of_each(events, _insert_new(conn, "events", EVENT_COLUMNS, rows))
+
+
+def _insert_new(
+    conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...], rows: list[Any]
+) -> set[Any]:
+    """COPY into the table's staging twin, then insert what is not stored yet; returns the
+    (device_id, ts, msg_id) keys this call really inserted."""
+    if not rows:
+        return set()
+    names = ", ".join(columns)
     with conn.cursor() as cur:
-        with cur.copy(f"COPY events_in ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-            for e in events:
-                copy.write_row(
-                    (e.device_id, e.ts, e.msg_id, e.received_at, e.event.value, Jsonb(e.detail))
-                )
+        with cur.copy(f"COPY {table}_in ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         cur.execute(
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)})"
-            f" SELECT {', '.join(EVENT_COLUMNS)} FROM events_in"
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {table}_in"
             " ON CONFLICT (device_id, ts, msg_id) DO NOTHING RETURNING device_id, ts, msg_id"
         )
-        inserted = set(cur.fetchall())
-    return _first_of_each(events, inserted)
+        return set(cur.fetchall())
 
 
 def _first_of_each(messages: list[M], inserted: set[Any]) -> list[M]:
