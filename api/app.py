@@ -7,12 +7,16 @@ Domain refusals raised by the service functions become HTTP answers in one table
 
 import asyncio
 import logging
+import mimetypes
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import ConnectionPool
 
@@ -28,7 +32,10 @@ from api.routes import (
     devices,
     districts,
     elders,
+    history,
+    overview,
     policies,
+    reports,
     webhooks,
 )
 from core.errors import (
@@ -53,7 +60,20 @@ ERROR_STATUS: dict[type[DomainError], int] = {
 }
 
 # The stream before the alerts: /alerts/stream must not be taken for /alerts/{alert_id}.
-ROUTERS = (auth, districts, elders, contacts, devices, policies, stream, alerts, admin)
+ROUTERS = (
+    auth,
+    districts,
+    elders,
+    contacts,
+    devices,
+    policies,
+    stream,
+    alerts,
+    history,
+    overview,
+    reports,
+    admin,
+)
 # How long start-up waits for the live stream's LISTEN before serving anyway (it keeps
 # trying in the background while the database is down).
 LISTEN_WAIT_S = 5.0
@@ -96,8 +116,45 @@ callbacks, SMS replies ("1", "收到", "OK" acknowledge) and keypad 1 in alert c
 request must carry Twilio's signature of `NUANXIN_PUBLIC_BASE_URL` + path; anything else
 answers 403.
 
+**Pictures and reports.** `GET /api/v1/elders/{id}/activity?days=7`: PIR motion per local
+hour and day (the heat-map; not for installers). `GET /api/v1/devices/{id}/readings?field=
+gas_lel|battery|rssi|…&bucket=1h&since=…&until=…`: a reading's min/max/average per bucket.
+`GET /api/v1/overview`: open alerts by district and severity, devices offline or low on
+battery, this week's median time to acknowledge and to arrive on site (operators, admins).
+`GET /api/v1/reports/monthly?month=YYYY-MM` (`&format=csv` to download): per district,
+alerts by rule and outcome, response times and every delivery attempt (operators, admins).
+
+**The web app** for on-call staff, installers, operators and families is served at
+[`/app/`](/app/) (`/` leads there): live alerts with one-tap acknowledgement, elder
+profiles, device registration with the installation check, the overview and reports.
+
 Every change is written to the audit log (`GET /api/v1/audit`, admins).
 """
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+# Not every system's MIME table knows these; ES modules load only with a script type.
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("application/manifest+json", ".webmanifest")
+mimetypes.add_type("image/svg+xml", ".svg")
+# The app loads nothing from elsewhere; scripts and styles come only from its own files.
+WEB_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    # revalidate every time (cheap with the ETag): a fix must reach phones at once
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class WebFiles(StaticFiles):
+    """The web app's files, with the headers above."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(WEB_HEADERS)
+        return response
 
 
 def create_app(
@@ -140,7 +197,16 @@ def create_app(
     app.include_router(webhooks.router)  # its paths are full: alerting.notifiers.callbacks
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     _health(app, readiness)
+    _web(app)
     return app
+
+
+def _web(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/app/")
+
+    app.mount("/app", WebFiles(directory=WEB_DIR, html=True), name="web")
 
 
 async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:

@@ -55,6 +55,13 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("alerts", "act"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
     ("test_alerts", "read"): _STAFF,
     ("test_alerts", "act"): _STAFF,
+    # The web app's pictures. When an elder moves about at home is as personal as their
+    # health notes, so installers do not see it; device histories they need on site.
+    ("activity", "read"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
+    ("readings", "read"): _ALL,
+    # Counts and response times across homes are for the people who run the service.
+    ("overview", "read"): frozenset({ADMIN, OPERATOR}),
+    ("reports", "read"): frozenset({ADMIN, OPERATOR}),
 }
 
 # Roles whose scope is a set of districts; family members are scoped to elders.

@@ -100,6 +100,21 @@ ENDPOINTS = [
         frozenset({ADMIN, OPERATOR, INSTALLER}),
         body=lambda w, t: {"minutes": 5},
     ),
+    Endpoint("devices.readings", "GET", "/devices/{device}/readings?field=battery", EVERYONE),
+    Endpoint(
+        "elders.activity",
+        "GET",
+        "/elders/{elder}/activity",
+        frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
+    ),
+    Endpoint("overview.read", "GET", "/overview", frozenset({ADMIN, OPERATOR}), scoped=False),
+    Endpoint(
+        "reports.monthly",
+        "GET",
+        "/reports/monthly?month=2026-11",
+        frozenset({ADMIN, OPERATOR}),
+        scoped=False,
+    ),
     Endpoint("policies.read", "GET", "/policies/{policy}", frozenset({ADMIN, OPERATOR, WORKER})),
     Endpoint(
         "policies.replace",
