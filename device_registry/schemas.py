@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.types import DeviceLifecycle, DeviceType
 from device_registry.access import Role
@@ -49,6 +49,14 @@ DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL: refuse it here, as a 422, not at the database.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not contain NUL characters")
+        return value
 
 
 # --- districts -------------------------------------------------------------------------
@@ -365,6 +373,11 @@ class UserCreate(Strict):
     display_name: Annotated[str, Field(max_length=100)] = ""
     district_ids: list[int] = []
     elder_ids: list[int] = []
+
+    @field_validator("district_ids", "elder_ids", mode="after")
+    @classmethod
+    def _unique(cls, ids: list[int]) -> list[int]:
+        return sorted(set(ids))
 
     @model_validator(mode="after")
     def _scope_fits_role(self) -> Self:

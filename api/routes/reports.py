@@ -41,7 +41,7 @@ from device_registry.db import fetch_all
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-MONTH_PATTERN: Final = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN: Final = r"^2\d{3}-(0[1-9]|1[0-2])$"  # from 2000: no report is older
 
 # Alerts of the month in the actor's districts; {scope} is Actor.elder_filter's condition.
 MONTH_ALERTS = """

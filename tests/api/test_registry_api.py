@@ -45,6 +45,7 @@ def test_no_token_answers_401_with_how_to_sign_in(client: TestClient) -> None:
         ({"home": {"address": ""}}, "address"),
         ({"community_id": 999999}, "community_id"),
         ({"surprise": 1}, "surprise"),
+        ({"name": "王\x00秀英"}, "name"),  # PostgreSQL text cannot hold NUL
     ],
 )
 def test_invalid_elder_answers_422_naming_the_field(

@@ -388,3 +388,12 @@ def test_the_monthly_report_refuses_bad_months_and_other_roles(
             params={"month": "2026-11"},
         )
         assert denied.status_code == 403, role
+
+
+def test_a_report_month_before_2000_is_refused(
+    client: TestClient, auth: Auth, world: World
+) -> None:
+    """Found by the fuzz suite: year 0 used to reach datetime() and answer 500."""
+    admin = auth(world.usernames["admin"])
+    for month in ("0000-01", "1999-12", "2026-13"):
+        assert refused(client, admin, "/reports/monthly", month=month) == ["month"]
