@@ -49,14 +49,14 @@ class IngestStack:
                 )
 
     def env(self, client_id: str = "nuanxin-ingest-test", **extra: str) -> dict[str, str]:
-        return clean_env(
-            NUANXIN_DATABASE_URL=self.database_url,
-            NUANXIN_MQTT_URL=f"mqtt://{self.broker.host}:{self.broker.port}",
-            NUANXIN_MQTT_USERNAME=INGEST_USER,
-            NUANXIN_MQTT_PASSWORD=INGEST_PASSWORD,
-            NUANXIN_INGEST_CLIENT_ID=client_id,
-            **extra,
-        )
+        settings = {
+            "NUANXIN_DATABASE_URL": self.database_url,
+            "NUANXIN_MQTT_URL": f"mqtt://{self.broker.host}:{self.broker.port}",
+            "NUANXIN_MQTT_USERNAME": INGEST_USER,
+            "NUANXIN_MQTT_PASSWORD": INGEST_PASSWORD,
+            "NUANXIN_INGEST_CLIENT_ID": client_id,
+        }
+        return clean_env(**(settings | extra))
 
     def start_ingest(self, **env: str) -> subprocess.Popen[str]:
         """`nuanxin ingest` in its own process; returns once it is subscribed."""
