@@ -29,6 +29,12 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
     )
     alerts.add_argument("--presses", type=int, default=40)
     alerts.add_argument("--background-rate", type=int, default=1_000, help="readings/s")
+    scale = kinds.add_parser(
+        "scale",
+        help="1, 2, 4 ingest processes on a shared subscription and 2 alert engines",
+    )
+    scale.add_argument("--homes", type=int, default=2_000)
+    scale.add_argument("--messages", type=int, default=40_000)
     return [(NAME, run)]
 
 
@@ -53,4 +59,9 @@ def run(args: argparse.Namespace) -> int:
         return alerts_main(
             AlertsBenchConfig(presses=args.presses, background_rate=args.background_rate)
         )
+    if args.kind == "scale":
+        from bench.scale import ScaleBenchConfig
+        from bench.scale import main as scale_main
+
+        return scale_main(ScaleBenchConfig(homes=args.homes, messages=args.messages))
     raise AssertionError(args.kind)
