@@ -13,6 +13,7 @@ Everything runs on this machine: embedded PostgreSQL, Mosquitto, publisher and i
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -158,6 +159,8 @@ def _start_ingest(rig: Rig) -> subprocess.Popen[str]:
         "NUANXIN_MQTT_PASSWORD": rig.secret,
         "NUANXIN_INGEST_CLIENT_ID": "bench-ingest",
         "NUANXIN_LOG_LEVEL": "WARNING",
+        # the batch settings under test, when given
+        **{k: v for k, v in os.environ.items() if k.startswith("NUANXIN_INGEST_BATCH_")},
     }
     command = [sys.executable, "-c", "from cli.main import main; main(['ingest'])"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)

@@ -43,6 +43,7 @@ class DeviceState:
     battery: int | None = None
     battery_low: bool | None = None
     rssi: int | None = None
+    # Only what this batch learnt: the writer merges it into the stored values in SQL.
     last_values: dict[str, Any] = field(default_factory=dict)
     raised_flags: frozenset[str] = frozenset()
 

@@ -27,6 +27,8 @@ CREATE TEMP TABLE IF NOT EXISTS readings_in (LIKE readings INCLUDING DEFAULTS)
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS events_in (LIKE events INCLUDING DEFAULTS)
     ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS device_state_in (LIKE device_state INCLUDING DEFAULTS)
+    ON COMMIT DELETE ROWS;
 """
 
 STATE_COLUMNS = (
@@ -45,12 +47,16 @@ STATE_COLUMNS = (
     "raised_flags",
 )
 
+# The batch's newest values are merged into the stored ones here, in SQL, so ingest
+# never has to read every device's last_values back (the costliest part of a batch).
 UPSERT_STATE_SQL = f"""
 INSERT INTO device_state ({", ".join(STATE_COLUMNS)}, updated_at)
-VALUES ({", ".join(["%s"] * len(STATE_COLUMNS))}, now())
+SELECT {", ".join(STATE_COLUMNS)}, now() FROM device_state_in ORDER BY device_id
 ON CONFLICT (device_id) DO UPDATE SET
-{", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS[1:])}, updated_at = now()
+{", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS[1:] if c != "last_values")},
+last_values = device_state.last_values || EXCLUDED.last_values, updated_at = now()
 """
+LOCKED_COLUMNS = tuple(c for c in STATE_COLUMNS if c != "last_values")
 
 
 @dataclass
@@ -157,13 +163,13 @@ def _lock_states(conn: psycopg.Connection[Any], devices: set[str]) -> dict[str, 
         return {}
     # A fixed lock order keeps concurrent ingest processes from deadlocking.
     rows = conn.execute(
-        f"SELECT {', '.join(STATE_COLUMNS)} FROM device_state WHERE device_id = ANY(%s)"
+        f"SELECT {', '.join(LOCKED_COLUMNS)} FROM device_state WHERE device_id = ANY(%s)"
         " ORDER BY device_id FOR UPDATE",
         (sorted(devices),),
     ).fetchall()
     states = {}
     for row in rows:
-        values = dict(zip(STATE_COLUMNS, row, strict=True))
+        values = dict(zip(LOCKED_COLUMNS, row, strict=True))
         values["raised_flags"] = frozenset(values["raised_flags"])
         states[row[0]] = DeviceState(**values)
     return states
@@ -180,7 +186,10 @@ def _store_states(conn: psycopg.Connection[Any], states: Any) -> None:
     ]
     if rows:
         with conn.cursor() as cur:
-            cur.executemany(UPSERT_STATE_SQL, rows)
+            with cur.copy(f"COPY device_state_in ({', '.join(STATE_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(UPSERT_STATE_SQL)
 
 
 def _store_signals(conn: psycopg.Connection[Any], signals: list[Signal]) -> None:

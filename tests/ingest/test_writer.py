@@ -154,3 +154,16 @@ def test_quarantine_keeps_the_bytes(conn: psycopg.Connection[Any]) -> None:
         "SELECT payload, reason FROM quarantine WHERE topic = 'nuanxin/v1/pir-1/telemetry'"
     ).fetchone()
     assert row == (raw, "bad_json")
+
+
+def test_last_values_merge_across_batches(conn: psycopg.Connection[Any]) -> None:
+    writer.write_batch(conn, [reading("pir-1", 100, "v1", battery=80, rssi=-70)])
+    writer.write_batch(conn, [reading("pir-1", 101, "v2", motion=True)])
+    writer.write_batch(conn, [reading("pir-1", 99, "v0", battery=99)])  # late: ignored
+    row = conn.execute("SELECT last_values FROM device_state WHERE device_id = 'pir-1'").fetchone()
+    assert row is not None
+    assert {k: row[0][k] for k in ("battery", "rssi", "motion")} == {
+        "battery": 80,
+        "rssi": -70,
+        "motion": True,
+    }
