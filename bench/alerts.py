@@ -10,6 +10,8 @@ Figures, as JSON:
 """
 
 import json
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,17 +22,11 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerting.channels import build_notifiers
-from alerting.service import AlertingService
 from bench.process import percentile
-from cli.ingest import ingest_config
-from core import db
-from core.settings import Settings
 from core.types import DeviceType
 from device_registry.provisioning import BrokerAdmin
 from embedded.mosquitto import free_port, start_broker
 from embedded.postgres import EmbeddedPostgres
-from ingest.service import IngestService
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from simulators.accounts import load_account
@@ -127,32 +123,47 @@ def _measure(
         passwords = {
             f"btn-{i:03d}": admin.provision_device(f"btn-{i:03d}") for i in range(config.presses)
         }
-    settings = Settings(
-        database_url=url,
-        mqtt_url=f"mqtt://{broker.host}:{broker.port}",
-        mqtt_username="bench-ingest",
-        mqtt_password=SECRET,
-        twilio_account_sid=twilio.account_sid,
-        twilio_auth_token=twilio.auth_token,
-        twilio_from_number="+14155550000",
-        twilio_api_base_url=twilio.url,
-    )
-    pool = db.open_pool(url, name="bench-alerts", max_size=6)
-    notifiers, channels = build_notifiers(settings, pool)
-    alerting = AlertingService(pool, url, notifiers, channels)
-    ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
-    alerting.start()
-    ingest.start()
-    ingest.subscriber.subscribed.wait(10)
+    # The system runs as in production, `nuanxin serve` in a process of its own, so the
+    # publisher and the Twilio test server here do not compete with it for one GIL.
+    serve = _serve(url, broker, twilio)
     endpoint = Endpoint(broker.host, broker.port)
     try:
         pressed = _press(config, endpoint, passwords, twilio)
         time.sleep(FIRST_LEVEL_S + 5)  # every alert climbs once
         return _figures(config, url, twilio, pressed)
     finally:
-        ingest.stop()
-        alerting.stop()
-        pool.close()
+        serve.terminate()
+        serve.wait(60)
+
+
+def _serve(url: str, broker: Any, twilio: TwilioServer) -> subprocess.Popen[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NUANXIN_DATABASE_URL": url,
+        "NUANXIN_MQTT_URL": f"mqtt://{broker.host}:{broker.port}",
+        "NUANXIN_MQTT_USERNAME": "bench-ingest",
+        "NUANXIN_MQTT_PASSWORD": SECRET,
+        "NUANXIN_API_PORT": str(free_port()),
+        "NUANXIN_TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "NUANXIN_TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "NUANXIN_TWILIO_FROM_NUMBER": "+14155550000",
+        "NUANXIN_TWILIO_API_BASE_URL": twilio.url,
+    }
+    command = [sys.executable, "-c", "from cli.main import main; main(['serve'])"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    subscribed = threading.Event()
+
+    def watch() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:  # also keeps the pipe from filling
+            if "ingest subscribed" in line:
+                subscribed.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    if not subscribed.wait(60):
+        process.kill()
+        raise TimeoutError("nuanxin serve did not subscribe")
+    return process
 
 
 def _press(
