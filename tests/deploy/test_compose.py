@@ -30,7 +30,6 @@ from embedded.mosquitto import (
     BrokerInfo,
     dynamic_security_plugin,
     free_port,
-    mosquitto_available,
     render_config,
 )
 from ingest.adapters import ROUTES
@@ -452,10 +451,6 @@ def test_the_image_has_every_library_the_packages_import() -> None:
 
 # --- the broker's first start, for real -------------------------------------------------
 
-needs_mosquitto = pytest.mark.skipif(
-    not mosquitto_available(), reason="needs mosquitto and its dynamic-security plugin"
-)
-
 
 def test_init_sh_is_valid_posix_shell() -> None:
     subprocess.run(["sh", "-n", str(INIT_SH)], check=True)
@@ -521,7 +516,6 @@ def initialised_broker(tmp_path: Path) -> Iterator[BrokerInfo]:
         broker.stop()
 
 
-@needs_mosquitto
 def test_first_start_gives_ingest_an_account_for_its_shared_subscription(
     initialised_broker: BrokerInfo,
 ) -> None:

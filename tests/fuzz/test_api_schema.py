@@ -23,12 +23,6 @@ from tests.support.world import World
 
 # /auth/logout takes no input but the token: fuzzing it would only revoke our own token.
 EXCLUDED_PATHS = r"^(/api/v1/alerts/stream|/api/v1/auth/logout|/webhooks/.*)$"
-# Bugs this suite found in code outside its owner's files, reported for a fix: while they
-# stand, their operations are still fuzzed but failing there marks the test xfail instead of
-# failed. Any other failure fails the test. Remove an entry when its fix lands.
-# Findings known but not fixed yet: fuzzed all the same, reported as xfail. (Fixed so far:
-# month=0000-01 in the monthly report, NUL in any registry text field.)
-KNOWN_FINDINGS: dict[str, str] = {}
 PER_OPERATION = settings(
     derandomize=True,
     max_examples=3,
@@ -67,7 +61,7 @@ def test_no_server_error_for_any_role(
     # Sign everyone in first: fuzzing /auth/token soon trips the per-address login limit.
     every_role = {name: auth(username) for name, username in world.usernames.items()}
     headers = every_role[role]
-    operations, failures, known = 0, list[str](), list[str]()
+    operations, failures = 0, list[str]()
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         operation = result.ok()
@@ -75,9 +69,6 @@ def test_no_server_error_for_any_role(
         try:
             fuzz_operation(operation, headers)
         except Exception as error:  # every operation runs; all failures are reported at once
-            finding = f"{operation.label}: {first_line(error)}"
-            (known if operation.label in KNOWN_FINDINGS else failures).append(finding)
+            failures.append(f"{operation.label}: {first_line(error)}")
     assert operations > 10
     assert not failures, "\n".join(failures)
-    if known:
-        pytest.xfail("known findings: " + "; ".join(known))

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from core.types import EventKind
 from tests.support.alerting_stack import alerting_stack
@@ -34,8 +33,7 @@ TABLES = [
 
 def tool(name: str) -> str:
     path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not on PATH")
+    assert path is not None, f"{name} is not on PATH: install the PostgreSQL client tools"
     return path
 
 
