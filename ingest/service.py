@@ -116,7 +116,10 @@ class IngestService:
 
     def _commit(self, batch: list[Inbound]) -> None:
         started = time.monotonic()
-        decoded = [self._decode(message) for message in batch]
+        maybe = [self._decode(message) for message in batch]
+        decoded = [items for items in maybe if items is not None]
+        if len(decoded) < len(batch):  # stopping while the database is down: not decoded,
+            return  # so not acknowledged; the broker redelivers it to the next start
         result = self._with_database(lambda: self._write(batch, decoded))
         if result is None:  # stopping while the database is down: leave it unacknowledged
             return
@@ -151,7 +154,9 @@ class IngestService:
             total.merge(one)
         return total
 
-    def _decode(self, message: Inbound) -> list[Decoded]:
+    def _decode(self, message: Inbound) -> list[Decoded] | None:
+        """The message's typed items; None only when stopping while the database (which
+        the device directory may need) is down."""
         try:
             items = self._with_database(
                 lambda: self.router.decode(message.topic, message.payload, message.received_at)
@@ -159,7 +164,7 @@ class IngestService:
         except Exception as exc:  # a decoder bug must not stop ingest: keep the bytes
             log.exception("decoder failed on %s", message.topic)
             return [_refused(message, exc)]
-        return items or []
+        return items
 
     @staticmethod
     def _count(result: writer.BatchResult, decoded: list[Decoded]) -> None:
