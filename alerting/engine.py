@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from alerting import escalation, metrics, store
 from alerting.planner import Channels, plan_installer, plan_step
-from alerting.rules import RULES_BY_NAME, Rule, Severity, Signal, Verdict, evaluate
+from alerting.rules import Rule, Severity, Signal, Verdict, evaluate
 from core.types import DeviceLifecycle
 from device_registry.installation import PROOF_EVENT, evaluate_latest_check
 from device_registry.policies import effective_policy
@@ -318,7 +318,3 @@ class AlertEngine:
             )
         step = escalation.next_step(alert["policy"], alert["level"], alert["rounds"], now)
         self.apply_step(conn, alert, step, now)
-
-
-def rule_of(alert: store.Row) -> Rule:
-    return RULES_BY_NAME[alert["rule"]]

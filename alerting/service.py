@@ -11,7 +11,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
@@ -127,7 +126,3 @@ class AlertingService:
             except Exception as exc:  # the tick still covers us while we reconnect
                 log.warning("outbox listener: %s; reconnecting", exc)
                 self._stop.wait(TICK_S)
-
-
-def describe(service: AlertingService) -> dict[str, Any]:
-    return {"scheduler": service.scheduler.running, "jobs": len(service.scheduler.get_jobs())}
