@@ -11,7 +11,6 @@ Figures, as JSON:
 
 import json
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,7 +21,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bench.process import percentile
+from bench.process import percentile, start_nuanxin
+from bench.seed import button_id, elder_name, seed_buttons
 from core.types import DeviceType
 from device_registry.provisioning import BrokerAdmin
 from embedded.mosquitto import free_port, start_broker
@@ -73,36 +73,12 @@ def _seed(url: str, config: AlertsBenchConfig) -> None:
     ]
     with psycopg.connect(url, autocommit=True) as conn:
         migrate(conn, discover(PACKAGED_DIR))
-        district = conn.execute("INSERT INTO districts (name) VALUES ('东胜区') RETURNING id")
-        district_id = district.fetchone()[0]  # type: ignore[index]
-        community = conn.execute(
-            "INSERT INTO communities (district_id, name) VALUES (%s, '富兴社区') RETURNING id",
-            (district_id,),
-        ).fetchone()[0]  # type: ignore[index]
+        district_id = seed_buttons(conn, config.presses)
         conn.execute(
             "INSERT INTO escalation_policies (name, severity, district_id, levels)"
             " VALUES ('bench', 'critical', %s, %s)",
             (district_id, Jsonb(levels)),
         )
-        conn.execute(
-            "INSERT INTO contacts (kind, name, phone, community_id)"
-            " VALUES ('community_worker', '刘网格员', '+14155550101', %s)",
-            (community,),
-        )
-        for i in range(config.presses):
-            elder = conn.execute(
-                "INSERT INTO elders (community_id, name) VALUES (%s, %s) RETURNING id",
-                (community, f"老人{i:03d}"),
-            ).fetchone()[0]  # type: ignore[index]
-            home = conn.execute(
-                "INSERT INTO homes (elder_id, address) VALUES (%s, %s) RETURNING id",
-                (elder, f"富兴南路{i}号"),
-            ).fetchone()[0]  # type: ignore[index]
-            conn.execute(
-                "INSERT INTO devices (device_id, device_type, home_id, state)"
-                " VALUES (%s, 'emergency_button', %s, 'commissioned')",
-                (f"btn-{i:03d}", home),
-            )
         with (
             conn.cursor() as cur,
             cur.copy("COPY devices (device_id, device_type, state) FROM STDIN") as copy,
@@ -121,7 +97,7 @@ def _measure(
         admin.ensure_platform_account("bench-ingest", SECRET)
         load_account(admin, "bench-load", SECRET)
         passwords = {
-            f"btn-{i:03d}": admin.provision_device(f"btn-{i:03d}") for i in range(config.presses)
+            button_id(i): admin.provision_device(button_id(i)) for i in range(config.presses)
         }
     # The system runs as in production, `nuanxin serve` in a process of its own, so the
     # publisher and the Twilio test server here do not compete with it for one GIL.
@@ -149,21 +125,7 @@ def _serve(url: str, broker: Any, twilio: TwilioServer) -> subprocess.Popen[str]
         "NUANXIN_TWILIO_FROM_NUMBER": "+14155550000",
         "NUANXIN_TWILIO_API_BASE_URL": twilio.url,
     }
-    command = [sys.executable, "-c", "from cli.main import main; main(['serve'])"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    subscribed = threading.Event()
-
-    def watch() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:  # also keeps the pipe from filling
-            if "ingest subscribed" in line:
-                subscribed.set()
-
-    threading.Thread(target=watch, daemon=True).start()
-    if not subscribed.wait(60):
-        process.kill()
-        raise TimeoutError("nuanxin serve did not subscribe")
-    return process
+    return start_nuanxin(["serve"], env)
 
 
 def _press(
@@ -207,7 +169,7 @@ def _figures(
     for request in twilio.messages():
         body = request.form.get("Body", "")
         for device_id in pressed:
-            elder = f"老人{int(device_id[4:]):03d}"
+            elder = elder_name(int(device_id[4:]))
             if elder in body and device_id not in first_sms:
                 first_sms[device_id] = request.at
     latency = [(first_sms[d] - pressed[d]) * 1000 for d in first_sms]

@@ -1,6 +1,9 @@
 """What a benchmark reads about a process from /proc: CPU seconds and peak memory."""
 
 import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -24,3 +27,25 @@ def percentile(values: list[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_nuanxin(
+    args: list[str], env: dict[str, str], ready: str = "ingest subscribed", timeout_s: float = 60
+) -> subprocess.Popen[str]:
+    """`nuanxin ARGS` in a process of its own (this interpreter), returned once its log
+    shows `ready`; its log keeps being read so the pipe never fills."""
+    command = [sys.executable, "-c", f"from cli.main import main; main({args!r})"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    seen = threading.Event()
+
+    def watch() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if ready in line:
+                seen.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    if ready and not seen.wait(timeout_s):
+        process.kill()
+        raise TimeoutError(f"nuanxin {' '.join(args)} did not log {ready!r}")
+    return process

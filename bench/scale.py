@@ -9,7 +9,6 @@ reading (per-device ordering violations, must be 0).
 
 import json
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,8 @@ from typing import Any
 import psycopg
 
 from bench.ingest import INGEST_USER, LOAD_USER, IngestBenchConfig, Rig, _rig
+from bench.process import start_nuanxin
+from bench.seed import button_id, seed_buttons
 from core.types import DeviceType
 from device_registry.provisioning import BrokerAdmin
 from simulators.devices import SimulatedDevice
@@ -56,36 +57,12 @@ def run(config: ScaleBenchConfig) -> dict[str, Any]:
 
 def _seed_buttons(rig: Rig) -> dict[str, str]:
     with psycopg.connect(rig.database_url, autocommit=True) as conn:
-        district = conn.execute("INSERT INTO districts (name) VALUES ('东胜区') RETURNING id")
-        district_id = district.fetchone()[0]  # type: ignore[index]
-        community = conn.execute(
-            "INSERT INTO communities (district_id, name) VALUES (%s, '富兴社区') RETURNING id",
-            (district_id,),
-        ).fetchone()[0]  # type: ignore[index]
-        conn.execute(
-            "INSERT INTO contacts (kind, name, phone, community_id)"
-            " VALUES ('community_worker', '刘网格员', '+14155550101', %s)",
-            (community,),
-        )
-        for i in range(PRESSES * 3):
-            elder = conn.execute(
-                "INSERT INTO elders (community_id, name) VALUES (%s, %s) RETURNING id",
-                (community, f"老人{i}"),
-            ).fetchone()[0]  # type: ignore[index]
-            home = conn.execute(
-                "INSERT INTO homes (elder_id, address) VALUES (%s, %s) RETURNING id",
-                (elder, f"富兴南路{i}号"),
-            ).fetchone()[0]  # type: ignore[index]
-            conn.execute(
-                "INSERT INTO devices (device_id, device_type, home_id, state)"
-                " VALUES (%s, 'emergency_button', %s, 'commissioned')",
-                (f"btn-{i:03d}", home),
-            )
+        seed_buttons(conn, PRESSES * 3)
     broker = rig.broker
     with BrokerAdmin(
         broker.host, broker.port, broker.admin_username, broker.admin_password
     ) as admin:
-        return {f"btn-{i:03d}": admin.provision_device(f"btn-{i:03d}") for i in range(PRESSES * 3)}
+        return {button_id(i): admin.provision_device(button_id(i)) for i in range(PRESSES * 3)}
 
 
 def _env(rig: Rig, **extra: str) -> dict[str, str]:
@@ -109,7 +86,7 @@ def _engines(rig: Rig, twilio: TwilioServer, count: int) -> Iterator[None]:
         NUANXIN_TWILIO_FROM_NUMBER="+14155550000",
         NUANXIN_TWILIO_API_BASE_URL=twilio.url,
     )
-    engines = [_nuanxin(["alerting"], env) for _ in range(count)]
+    engines = [start_nuanxin(["alerting"], env, ready="") for _ in range(count)]
     try:
         yield
     finally:
@@ -118,31 +95,19 @@ def _engines(rig: Rig, twilio: TwilioServer, count: int) -> Iterator[None]:
             engine.wait(60)
 
 
-def _nuanxin(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    command = [sys.executable, "-c", f"from cli.main import main; main({args!r})"]
-    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-
-
 def _start_ingest(rig: Rig, n: int) -> list[subprocess.Popen[str]]:
-    processes = []
-    for k in range(n):
-        env = _env(
-            rig, NUANXIN_INGEST_SHARE_GROUP=f"scale{n}", NUANXIN_INGEST_CLIENT_ID=f"scale{n}-{k}"
+    return [
+        start_nuanxin(
+            ["ingest"],
+            _env(
+                rig,
+                NUANXIN_INGEST_SHARE_GROUP=f"scale{n}",
+                NUANXIN_INGEST_CLIENT_ID=f"scale{n}-{k}",
+            ),
+            timeout_s=30,
         )
-        process = _nuanxin(["ingest"], env)
-        subscribed = threading.Event()
-        threading.Thread(target=_watch, args=(process, subscribed), daemon=True).start()
-        if not subscribed.wait(30):
-            raise TimeoutError("an ingest process did not subscribe")
-        processes.append(process)
-    return processes
-
-
-def _watch(process: subprocess.Popen[str], subscribed: threading.Event) -> None:
-    assert process.stderr is not None
-    for line in process.stderr:  # also keeps the pipe from filling
-        if "ingest subscribed" in line:
-            subscribed.set()
+        for k in range(n)
+    ]
 
 
 def _one(
