@@ -71,6 +71,7 @@ class AlertEngine:
             log.exception(
                 "outbox row %s (%s from %s) failed", row["id"], row["signal"], row["device_id"]
             )
+            metrics.OUTBOX_FAILED.inc()
             conn.execute(
                 "UPDATE alert_outbox SET error = %s WHERE id = %s",
                 (f"{type(exc).__name__}: {exc}"[:500], row["id"]),

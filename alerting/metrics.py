@@ -9,6 +9,11 @@ NOTIFICATIONS = Counter(
 OUTBOX_PROCESSED = Counter(
     "nuanxin_alert_outbox_processed_total", "Signals evaluated by the alert engine"
 )
+OUTBOX_FAILED = Counter(
+    "nuanxin_alert_outbox_failed_total",
+    "Signals the alert engine could not evaluate; each is kept with its error in"
+    " alert_outbox.error and pages nobody, so any increase needs a person",
+)
 PENDING_NOTIFICATIONS = Gauge(
     "nuanxin_notifications_pending", "Notifications waiting to be sent (at the last check)"
 )

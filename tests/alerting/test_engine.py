@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerting import lifecycle
+from alerting import lifecycle, metrics
 from core.types import EventKind
 from device_registry import policies
 from device_registry.access import system_actor
@@ -116,3 +116,31 @@ def test_a_registry_policy_pages_the_people_it_names(stack: AlertingStack) -> No
     stack.clock.advance(seconds=61)
     stack.run()
     assert len(stack.sms_to(WORKER)) == 1
+
+
+def test_a_signal_that_cannot_be_evaluated_is_kept_counted_and_blocks_nothing(
+    stack: AlertingStack,
+) -> None:
+    # A fault inside evaluation, made real by the database refusing the smoke alert.
+    with stack.pool.connection() as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse_smoke() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN IF NEW.rule = 'smoke' THEN RAISE EXCEPTION 'refused for the test';"
+            " END IF; RETURN NEW; END $$;"
+            " CREATE TRIGGER refuse_smoke BEFORE INSERT ON alerts"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_smoke()"
+        )
+    failed_before = metrics.OUTBOX_FAILED._value.get()
+    stack.reading("smoke-1", smoke=True)
+    stack.event("btn-1", EventKind.BUTTON_PRESS)
+    stack.run()
+    assert [a["rule"] for a in stack.alerts()] == ["emergency_call"]
+    assert len(stack.sms_to(WORKER)) == 1
+    with stack.pool.connection() as conn:
+        kept = conn.execute(
+            "SELECT signal, error FROM alert_outbox WHERE error IS NOT NULL"
+        ).fetchall()
+    assert [(signal, "refused for the test" in error) for signal, error in kept] == [
+        ("smoke", True)
+    ]
+    assert metrics.OUTBOX_FAILED._value.get() == failed_before + 1
