@@ -7,6 +7,7 @@ from typing import Any
 from alerting.channels import build_notifiers
 from alerting.service import AlertingService
 from cli.signals import wait_for_stop
+from cli.startup import serve_metrics
 from core import db
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
@@ -35,6 +36,7 @@ def build_alerting(settings: Settings, pool: db.ConnectionPool) -> AlertingServi
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    serve_metrics(settings)
     pool = db.open_pool(
         str(settings.database_url), name="alerting", max_size=settings.db_pool_max_size
     )

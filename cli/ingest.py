@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from cli.signals import wait_for_stop
+from cli.startup import serve_metrics
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
 from ingest.mqtt_client import SubscriberConfig
@@ -51,6 +52,7 @@ def ingest_config(settings: Settings) -> IngestConfig:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    serve_metrics(settings)
     service = IngestService(ingest_config(settings))
     service.start()
     wait_for_stop()

@@ -4,6 +4,7 @@ does the broker answer. Each failure names what is wrong and how to fix it."""
 import socket
 from typing import Any
 
+import prometheus_client
 import psycopg
 
 from core.errors import NuanxinError
@@ -40,3 +41,10 @@ def check_broker(settings: Settings, timeout_s: float = 5.0) -> None:
             f"cannot reach the MQTT broker at {host}:{port} ({exc.strerror or exc}): start "
             "Mosquitto (deploy/mosquitto) or set NUANXIN_MQTT_URL"
         ) from None
+
+
+def serve_metrics(settings: Settings) -> None:
+    """/metrics for a process without the API (`nuanxin ingest`, `nuanxin alerting`), so
+    scaled-out workers can be watched like `nuanxin serve`."""
+    if settings.metrics_port is not None:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.api_host)

@@ -126,6 +126,15 @@ class Settings(BaseSettings):
         default=[],
         description="JSON list of WeCom/DingTalk robot or generic URLs alerts are posted to.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=(
+            "Port for /metrics of `nuanxin ingest` and `nuanxin alerting` run alone, on"
+            " NUANXIN_API_HOST (none: they serve no HTTP; `serve` and `api` have /metrics)."
+        ),
+    )
     log_level: str = Field(
         default="INFO",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",

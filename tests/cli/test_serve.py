@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from tests.support.broker import BrokerInfo, project_broker
 from tests.support.cli import run_nuanxin, start_nuanxin
 from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
+from tests.support.metrics import scrape
 from tests.support.publisher import Publisher, readings
 from tests.support.servers import free_port, throwaway_database
 
@@ -91,11 +91,7 @@ def test_metrics_are_prometheus_text_counting_what_was_sent(stack: IngestStack) 
     stack.wait_for(lambda: stack.scalar("SELECT count(*) FROM quarantine") == 7, "quarantine")
     time.sleep(0.5)
 
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
-        for sample in family.samples
-    }
+    samples = scrape(base)
     assert samples[("nuanxin_ingest_messages_total", ())] == 307
     assert samples[("nuanxin_ingest_stored_total", (("kind", "reading"),))] == 300
     assert samples[("nuanxin_ingest_quarantined_total", (("reason", "bad_json"),))] == 7
@@ -111,3 +107,23 @@ def test_serve_refuses_an_unmigrated_database_in_one_line(broker: BrokerInfo) ->
     assert result.returncode != 0
     assert "nuanxin migrate" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_alerting_alone_serves_its_metrics_when_given_a_port(stack: IngestStack) -> None:
+    port = free_port()
+    stack.processes.append(start_nuanxin("alerting", env=stack.env(NUANXIN_METRICS_PORT=str(port))))
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO alert_outbox (device_id, ts, msg_id, received_at, signal)"
+            " VALUES (%s, now(), 'm1', now(), 'tamper')",
+            (DEVICES[0],),
+        )
+    processed = ("nuanxin_alert_outbox_processed_total", ())
+
+    def counted() -> bool:
+        try:
+            return scrape(f"http://127.0.0.1:{port}").get(processed) == 1
+        except httpx.HTTPError:
+            return False
+
+    stack.wait_for(counted, "the engine's /metrics counting the signal")

@@ -18,6 +18,7 @@ from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from tests.support.broker import BrokerInfo, project_broker
 from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
+from tests.support.metrics import scrape
 from tests.support.mqtt_clients import connected
 from tests.support.publisher import Publisher, readings
 from tests.support.servers import free_port, throwaway_database
@@ -70,6 +71,18 @@ def test_ten_thousand_readings_are_stored_exactly_once(stack: IngestStack) -> No
     )  # a marker
     stack.wait_for(lambda: stored(stack) == 10_001, "the marker after the redeliveries")
     assert distinct_stored(stack) == 10_001
+    publisher.close()
+
+
+def test_ingest_alone_serves_its_metrics_when_given_a_port(stack: IngestStack) -> None:
+    port = free_port()
+    stack.start_ingest(NUANXIN_METRICS_PORT=str(port))
+    publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
+    publisher.publish_all(readings(DEVICES, 200))
+    stack.wait_for(lambda: stored(stack) == 200, "200 readings")
+    samples = scrape(f"http://127.0.0.1:{port}")
+    assert samples[("nuanxin_ingest_stored_total", (("kind", "reading"),))] == 200
+    assert samples[("nuanxin_ingest_broker_connected", ())] == 1
     publisher.close()
 
 
