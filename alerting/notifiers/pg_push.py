@@ -5,6 +5,7 @@ the app whether the engine runs inside `nuanxin serve` or as its own process."""
 import json
 from typing import Final
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerting.notifiers.base import Channel, DeliveryStatus, Message, SendResult
@@ -33,6 +34,8 @@ class PgPushNotifier:
         try:
             with self._pool.connection() as conn:
                 conn.execute("SELECT pg_notify(%s, %s)", (PUSH_CHANNEL, payload))
+        except psycopg.DataError as exc:  # e.g. a payload over NOTIFY's 8,000 bytes
+            return SendResult.failure(PROVIDER, f"database: {exc}", retryable=False)
         except Exception as exc:  # the database is the transport; it may be down
             return SendResult.failure(PROVIDER, f"database: {type(exc).__name__}", retryable=True)
         return SendResult(PROVIDER, None, DeliveryStatus.SENT)

@@ -1,5 +1,5 @@
 """The contract every notifier keeps, run against each one's local peer over real HTTP
-(or, for app push, the in-process hub):
+(for app push, the in-process hub and the PostgreSQL channel between processes):
 
 - a send reaches the provider, which records exactly what the real provider would get;
 - a refusal that will repeat (bad number, bad URL, …) is a failed, non-retryable result;
@@ -10,13 +10,16 @@
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
 from alerting.notifiers.aliyun_sms import AliyunSmsConfig, AliyunSmsNotifier
 from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier
+from alerting.notifiers.pg_push import PUSH_CHANNEL, PgPushNotifier
 from alerting.notifiers.push import PushHub, PushNotifier
 from alerting.notifiers.twilio_http import TwilioConfig
 from alerting.notifiers.twilio_sms import TwilioSmsNotifier
@@ -27,6 +30,7 @@ from simulators.aliyun_sms_server import AliyunSmsServer
 from simulators.twilio_server import TwilioServer
 from tests.alerting.peers import HttpPeer, dingtalk_sign
 from tests.alerting.support import ALIYUN_CODES, FROM_NUMBER, MAINLAND, message
+from tests.support.servers import throwaway_database
 
 CALLBACK_BASE = "https://nuanxin.example.cn"
 DINGTALK_SECRET = "SEC-local-dingtalk-secret"
@@ -240,6 +244,34 @@ def app_push() -> Iterator[Peer]:
     )
 
 
+@contextmanager
+def pg_push() -> Iterator[Peer]:
+    """What production uses: the engine NOTIFYs, every API process LISTENs."""
+    with throwaway_database() as url, psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {PUSH_CHANNEL}")
+        pool = ConnectionPool(url, min_size=1, max_size=1, open=True)
+        msg = message(Channel.APP, "user-7", Form.CHAT)
+        peer = Peer(
+            PgPushNotifier(pool),
+            msg,
+            received=lambda: [json.loads(n.payload) for n in listener.notifies(timeout=0.5)],
+            expected={"user_id": "user-7", "notification_id": 41, "alert_id": 7, "text": msg.text},
+            reject=lambda: None,
+            overload=lambda: None,
+            down=pool.close,
+        )
+        # The refusal that repeats: a text PostgreSQL will never carry (NOTIFY < 8,000 bytes).
+        peer.reject = lambda: setattr(peer, "message", replace(msg, text="长" * 3000))
+        try:
+            yield peer
+        finally:
+            pool.close()
+
+
+# A database NOTIFY has no "try later" answer: it is sent, refused for good, or the
+# database is unreachable. These peers are left out of the transient-refusal test only.
+NO_TRANSIENT_REFUSAL = {"pg_push"}
+
 PEERS: dict[str, Callable[[], AbstractContextManager[Peer]]] = {
     "twilio_sms": twilio_sms,
     "twilio_voice": twilio_voice,
@@ -248,6 +280,7 @@ PEERS: dict[str, Callable[[], AbstractContextManager[Peer]]] = {
     "dingtalk": dingtalk,
     "generic_webhook": generic_webhook,
     "app_push": app_push,
+    "pg_push": pg_push,
 }
 
 
@@ -278,7 +311,13 @@ def test_a_refusal_that_will_repeat_is_final(peer: Peer) -> None:
     assert result.error
 
 
-def test_a_refusal_that_may_pass_is_retryable(peer: Peer) -> None:
+@pytest.mark.parametrize("name", sorted(set(PEERS) - NO_TRANSIENT_REFUSAL))
+def test_a_refusal_that_may_pass_is_retryable(name: str) -> None:
+    with PEERS[name]() as peer:
+        _refused_for_now(peer)
+
+
+def _refused_for_now(peer: Peer) -> None:
     peer.overload()
 
     result = peer.notifier.send(peer.message)
