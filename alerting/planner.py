@@ -4,6 +4,7 @@ and in the shape its provider can carry. Rows are written pending, in the caller
 transaction; the dispatcher sends them once that transaction has committed.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,51 @@ def contacts_for(
     return found
 
 
+@dataclass(frozen=True)
+class Address:
+    """Where and how one notification goes: the provider, its address, the language and
+    the shape of the text."""
+
+    provider: str
+    to: str
+    locale: Locale
+    form: Form
+    user_id: int | None = None
+
+
+# Per channel: a contact's address on it, or why this deployment cannot reach them there.
+Addresser = Callable[[store.Row, Channels], Address | str]
+
+
+def _sms(contact: store.Row, channels: Channels) -> Address | str:
+    try:
+        route = sms_route(contact["phone"], channels.sms_providers)
+    except NoSmsRoute:
+        return "no provider carries it"
+    locale = message_locale(route, contact["locale"])
+    return Address(route.provider, contact["phone"], locale, route.form)
+
+
+def _voice(contact: store.Row, channels: Channels) -> Address | str:
+    if not channels.voice:
+        return "no voice provider"
+    return Address("twilio", contact["phone"], contact["locale"], Form.VOICE)
+
+
+def _app(contact: store.Row, channels: Channels) -> Address | str:
+    user_id = contact["user_id"]
+    if user_id is None:
+        return "no app account"
+    return Address("push", str(user_id), contact["locale"], Form.CHAT, user_id)
+
+
+ADDRESSERS: dict[Channel, Addresser] = {
+    Channel.SMS: _sms,
+    Channel.VOICE: _voice,
+    Channel.APP: _app,
+}
+
+
 def plan_step(
     conn: psycopg.Connection[Any],
     alert: store.Row,
@@ -84,19 +130,8 @@ def plan_step(
             )
     if Channel.WEBHOOK.value in step.channels:
         for url in channels.webhook_urls:
-            _insert(
-                conn,
-                alert,
-                elder,
-                step,
-                now,
-                planned,
-                channel=Channel.WEBHOOK,
-                provider="webhook",
-                to=url,
-                locale="zh-CN",
-                form=Form.CHAT,
-            )
+            address = Address("webhook", url, "zh-CN", Form.CHAT)
+            _insert(conn, alert, elder, step, now, planned, Channel.WEBHOOK, address)
     return planned
 
 
@@ -128,20 +163,8 @@ def plan_installer(
     elder = store.elder_facts(conn, alert["elder_id"])
     if elder is not None:
         step = Step(0, 0, [], [Channel.APP.value], None, None)
-        _insert(
-            conn,
-            alert,
-            elder,
-            step,
-            now,
-            planned,
-            channel=Channel.APP,
-            provider="push",
-            to=str(user_id),
-            locale="zh-CN",
-            form=Form.CHAT,
-            user_id=user_id,
-        )
+        address = Address("push", str(user_id), "zh-CN", Form.CHAT, user_id)
+        _insert(conn, alert, elder, step, now, planned, Channel.APP, address)
     return planned
 
 
@@ -157,65 +180,11 @@ def _plan_contact(
     planned: Planned,
     fallback_of: int | None = None,
 ) -> None:
-    locale: Locale = contact["locale"]
-    common = {"contact_id": contact["id"], "fallback_of": fallback_of}
-    if channel is Channel.SMS:
-        try:
-            route = sms_route(contact["phone"], channels.sms_providers)
-        except NoSmsRoute:
-            planned.skipped.append(f"sms to contact {contact['id']}: no provider carries it")
-            return
-        _insert(
-            conn,
-            alert,
-            elder,
-            step,
-            now,
-            planned,
-            channel=channel,
-            provider=route.provider,
-            to=contact["phone"],
-            locale=message_locale(route, locale),
-            form=route.form,
-            **common,
-        )
-    elif channel is Channel.VOICE:
-        if not channels.voice:
-            planned.skipped.append(f"voice to contact {contact['id']}: no voice provider")
-            return
-        _insert(
-            conn,
-            alert,
-            elder,
-            step,
-            now,
-            planned,
-            channel=channel,
-            provider="twilio",
-            to=contact["phone"],
-            locale=locale,
-            form=Form.VOICE,
-            **common,
-        )
-    elif channel is Channel.APP:
-        if contact["user_id"] is None:
-            planned.skipped.append(f"app to contact {contact['id']}: no app account")
-            return
-        _insert(
-            conn,
-            alert,
-            elder,
-            step,
-            now,
-            planned,
-            channel=channel,
-            provider="push",
-            to=str(contact["user_id"]),
-            locale=locale,
-            form=Form.CHAT,
-            user_id=contact["user_id"],
-            **common,
-        )
+    address = ADDRESSERS[channel](contact, channels)
+    if isinstance(address, str):
+        planned.skipped.append(f"{channel.value} to contact {contact['id']}: {address}")
+        return
+    _insert(conn, alert, elder, step, now, planned, channel, address, contact["id"], fallback_of)
 
 
 def _insert(
@@ -225,14 +194,9 @@ def _insert(
     step: Step,
     now: datetime,
     planned: Planned,
-    *,
     channel: Channel,
-    provider: str,
-    to: str,
-    locale: Locale,
-    form: Form,
+    address: Address,
     contact_id: int | None = None,
-    user_id: int | None = None,
     fallback_of: int | None = None,
 ) -> None:
     kind = AlertKind(RULES_BY_NAME[alert["rule"]].kind)
@@ -240,7 +204,7 @@ def _insert(
     facts = AlertFacts(
         kind, elder["name"], elder["address"], alert["triggered_at"], attempt=step.round + 1
     )
-    rendered = render(key, locale, form, facts)
+    rendered = render(key, address.locale, address.form, facts)
     row = store.fetch_one(
         conn,
         "INSERT INTO notifications (alert_id, level, round, contact_id, user_id, channel,"
@@ -252,11 +216,11 @@ def _insert(
             step.level,
             step.round,
             contact_id,
-            user_id,
+            address.user_id,
             channel.value,
-            provider,
-            to,
-            locale,
+            address.provider,
+            address.to,
+            address.locale,
             key,
             rendered.text,
             Jsonb(rendered.params),
