@@ -23,6 +23,7 @@ from alerting.templates.catalog import (
     aliyun_template,
 )
 from alerting.templates.render import LOCAL_ZONE, AlertFacts, Rendered, render
+from alerting.templates.replies import REPLIES, Replies
 from alerting.templates.sms import aliyun_segments, sms_segments
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "LOCALES",
     "LOCAL_ZONE",
     "REMINDER_KEY",
+    "REPLIES",
     "SMS_FORMS",
     "TEMPLATES",
     "AlertFacts",
@@ -40,6 +42,7 @@ __all__ = [
     "Form",
     "Layout",
     "Rendered",
+    "Replies",
     "alert_key",
     "aliyun_segments",
     "aliyun_template",

@@ -14,7 +14,6 @@ alert's timeline records them.
 """
 
 import logging
-from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import psycopg
@@ -29,6 +28,7 @@ from alerting.notifiers.base import Channel, DeliveryStatus, Locale, Message
 from alerting.notifiers.callbacks import CallbackPath
 from alerting.notifiers.twilio_http import TWILIO_CALL_STATUS, TWILIO_MESSAGE_STATUS
 from alerting.notifiers.twilio_voice import VOICES, alert_twiml
+from alerting.templates import REPLIES
 from api.deps import ChannelsDep, ClockDep, DbDep
 from core.errors import NotFound
 from core.settings import Settings
@@ -42,30 +42,6 @@ router = APIRouter(tags=["webhooks"])
 
 TWIML: Final = "application/xml"
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
-
-
-@dataclass(frozen=True)
-class Replies:
-    acknowledged: str  # SMS, with {elder}
-    nothing_to_acknowledge: str  # SMS
-    thanks: str  # spoken after keypad 1
-    closed: str  # spoken when the alert was resolved meanwhile
-
-
-REPLIES: Final[dict[Locale, Replies]] = {
-    "zh-CN": Replies(
-        "已确认，谢谢！{elder}的警报由您处理，系统已停止通知其他联系人。",
-        "目前没有需要您确认的警报，谢谢。",
-        "已确认，谢谢。请尽快前往老人家中。",
-        "该警报已处理完毕，谢谢。",
-    ),
-    "en": Replies(
-        "Confirmed, thank you. You are handling {elder}'s alert; nobody else will be called.",
-        "There is no alert waiting for your confirmation. Thank you.",
-        "Confirmed, thank you. Please go to the elder as soon as you can.",
-        "This alert has already been closed. Thank you.",
-    ),
-}
 
 
 def signed_url(settings: Settings, request: Request) -> str:

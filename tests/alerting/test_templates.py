@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from alerting.notifiers.base import Locale
 from alerting.templates import (
     ALIYUN_TEMPLATES,
     KINDS,
     LOCALES,
     REMINDER_KEY,
+    REPLIES,
     SMS_FORMS,
     TEMPLATES,
     AlertFacts,
@@ -175,3 +177,11 @@ def test_sms_segments(text: str, segments: int) -> None:
 def test_aliyun_counts_characters_signature_included() -> None:
     assert aliyun_segments("【暖心守护】" + "好" * 64) == 1
     assert aliyun_segments("【暖心守护】" + "好" * 65) == 2
+
+
+@pytest.mark.parametrize("locale", sorted(REPLIES))
+def test_acknowledgement_replies_are_one_sms_segment(locale: Locale) -> None:
+    replies = REPLIES[locale]
+    longest_name = "欧阳慕容秀英" if locale == "zh-CN" else "Wang Xiuying-Ouyang"
+    assert sms_segments(replies.acknowledged.format(elder=longest_name)) == 1
+    assert sms_segments(replies.nothing_to_acknowledge) == 1
