@@ -44,6 +44,7 @@ def ingest_config(settings: Settings) -> IngestConfig:
             tls=url.scheme == "mqtts",
             ca_file=settings.mqtt_ca_file,
         ),
+        whole_formats=settings.ingest_zigbee2mqtt,
         batch_max=settings.ingest_batch_max,
         batch_wait=timedelta(milliseconds=settings.ingest_batch_wait_ms),
     )

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         default=None,
         description="Shared-subscription group: ingest processes with one group split the load.",
     )
+    ingest_zigbee2mqtt: bool = Field(
+        default=True,
+        description=(
+            "This process takes all Zigbee2MQTT traffic, outside the share group (alarm"
+            " flags are per-device transitions); true on exactly one ingest process."
+        ),
+    )
     ingest_batch_max: int = Field(
         default=1000, ge=1, le=20000, description="Messages per batch at most."
     )

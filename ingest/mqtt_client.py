@@ -47,7 +47,9 @@ class SubscriberConfig:
     username: str | None
     password: str | None
     client_id: str
-    topics: Sequence[str] = ()  # empty: every topic the adapters route
+    topics: Sequence[str] = ()  # split among the share group, if there is one
+    whole_topics: Sequence[str] = ()  # never split: this process takes every message
+    retired_topics: Sequence[str] = ()  # dropped from the persistent session at connect
     share_group: str | None = None  # N processes with one group split the load
     tls: bool = False
     ca_file: str | None = None
@@ -83,8 +85,25 @@ class Subscriber:
 
     @property
     def subscriptions(self) -> list[str]:
+        return [self._shared(t) for t in self.config.topics] + list(self.config.whole_topics)
+
+    @property
+    def retired(self) -> list[str]:
+        """Filters a persistent session may still hold from an earlier configuration
+        (a topic moved into or out of the group, or given to another process): left
+        there, they would deliver messages twice or split what must not be split."""
+        config = self.config
+        forms = {
+            *(t for t in config.topics if config.share_group),
+            *(self._shared(t) for t in config.whole_topics if config.share_group),
+            *config.retired_topics,
+            *(self._shared(t) for t in config.retired_topics if config.share_group),
+        }
+        return sorted(forms - set(self.subscriptions))
+
+    def _shared(self, topic: str) -> str:
         group = self.config.share_group
-        return [f"$share/{group}/{t}" if group else t for t in self.config.topics]
+        return f"$share/{group}/{topic}" if group else topic
 
     def start(self) -> None:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -134,6 +153,8 @@ class Subscriber:
         # Retained status messages only on a new subscription, not on every reconnect.
         options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
         client.subscribe([(topic, options) for topic in self.subscriptions])
+        if self.retired:
+            client.unsubscribe(self.retired)
         self.connected.set()
         metrics.CONNECTED.set(1)
         log.info(

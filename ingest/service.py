@@ -42,6 +42,8 @@ class IngestConfig:
     subscriber: SubscriberConfig
     batch_max: int = 1000
     batch_wait: timedelta = timedelta(milliseconds=25)
+    # Take the formats a share group cannot split (Zigbee2MQTT): one process per broker.
+    whole_formats: bool = True
 
 
 class IngestService:
@@ -57,10 +59,22 @@ class IngestService:
         self._conn: psycopg.Connection[Any] | None = None
         self.directory = DatabaseDirectory(self._connection)
         self.router = Router(self.directory)
-        topics = config.subscriber.topics or self.router.subscriptions
-        self.subscriber = Subscriber(replace(config.subscriber, topics=topics), self._inbox.put)
+        subscriber = config.subscriber
+        if not (subscriber.topics or subscriber.whole_topics):
+            subscriber = self._route_subscriptions(subscriber, config.whole_formats)
+        self.subscriber = Subscriber(subscriber, self._inbox.put)
         self._thread: threading.Thread | None = None
         self.committed_batches = 0
+
+    def _route_subscriptions(self, config: SubscriberConfig, whole: bool) -> SubscriberConfig:
+        """Formats a share group may split go to the group; the others (Zigbee2MQTT)
+        come whole to this process when `whole`, else to none of this process."""
+        routes = self.router.routes
+        split = [r.subscription for r in routes if r.split_by_group]
+        unsplit = [r.subscription for r in routes if not r.split_by_group]
+        if whole:
+            return replace(config, topics=split, whole_topics=unsplit)
+        return replace(config, topics=split, retired_topics=unsplit)
 
     # --- lifecycle -------------------------------------------------------------------
 

@@ -44,13 +44,17 @@ class Route:
     prefix: str  # topics starting with this go to the adapter
     subscription: str  # the MQTT topic filter that delivers them
     build: Callable[[DeviceDirectory], Adapter]
+    # May a share group split these messages among ingest processes? Not when the
+    # adapter compares each message with the device's previous one, in memory.
+    split_by_group: bool = True
 
 
 ROUTES: Final[tuple[Route, ...]] = (
     # Deeper topics than {id}/{kind} are subscribed too, so they reach the quarantine.
     Route("nuanxin/v1/", "nuanxin/v1/#", NativeAdapter),
-    # One process must see all of a gateway's messages: its alarm flags live in memory.
-    Route("zigbee2mqtt/", "zigbee2mqtt/#", Zigbee2MqttAdapter),
+    # One process must see all of a gateway's messages, in order: its alarm flags are
+    # transitions it tracks in memory (NUANXIN_INGEST_ZIGBEE2MQTT picks that process).
+    Route("zigbee2mqtt/", "zigbee2mqtt/#", Zigbee2MqttAdapter, split_by_group=False),
 )
 
 
@@ -60,6 +64,7 @@ class Router:
     def __init__(self, directory: DeviceDirectory, routes: Sequence[Route] = ROUTES) -> None:
         ordered = sorted(routes, key=lambda route: len(route.prefix), reverse=True)
         self._adapters = [(route.prefix, route.build(directory)) for route in ordered]
+        self.routes = tuple(routes)
         self.subscriptions = [route.subscription for route in routes]
 
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Decoded]:

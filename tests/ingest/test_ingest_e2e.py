@@ -16,14 +16,22 @@ from device_registry.provisioning import BrokerAdmin
 from embedded.postgres import EmbeddedPostgres
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
+from simulators.accounts import gateway_account
 from tests.support.broker import BrokerInfo, project_broker
-from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
+from tests.support.ingest_stack import (
+    INGEST_PASSWORD,
+    INGEST_USER,
+    LOAD_PASSWORD,
+    LOAD_USER,
+    IngestStack,
+)
 from tests.support.metrics import scrape
 from tests.support.mqtt_clients import connected
 from tests.support.publisher import Publisher, readings
 from tests.support.servers import free_port, throwaway_database
 
 DEVICES = [f"pir-{i:03d}" for i in range(100)]
+GATEWAY_PASSWORD = "gateway-password-for-tests-0123456789"
 
 
 def migrated(url: str) -> str:
@@ -194,4 +202,47 @@ def test_bad_input_is_quarantined_with_its_reason(stack: IngestStack) -> None:
     ]
     assert rows[0][2] == b"{not json"  # raw bytes kept
     assert ingest.poll() is None
+    publisher.close()
+
+
+def test_zigbee2mqtt_goes_whole_to_one_process_of_the_group(stack: IngestStack) -> None:
+    """An SOS button's presses are false→true transitions remembered per process: dealt
+    round-robin between two processes, the second press would be missed. The process
+    set not to take Zigbee2MQTT also drops the shared subscription an earlier version
+    left in its session."""
+    stack.register("emergency_button", ["sos-1"], zigbee_name="客厅/SOS按钮")
+    with connected(
+        stack.broker, INGEST_USER, INGEST_PASSWORD, client_id="ingest-b", session_expiry_s=3600
+    ) as old_session:
+        assert old_session.subscribe("$share/g/zigbee2mqtt/#") is not None
+    stack.start_ingest(client_id="ingest-a", NUANXIN_INGEST_SHARE_GROUP="g")
+    stack.start_ingest(
+        client_id="ingest-b", NUANXIN_INGEST_SHARE_GROUP="g", NUANXIN_INGEST_ZIGBEE2MQTT="false"
+    )
+    with BrokerAdmin(
+        stack.broker.host,
+        stack.broker.port,
+        stack.broker.admin_username,
+        stack.broker.admin_password,
+    ) as admin:
+        gateway_account(admin, "gateway-1", GATEWAY_PASSWORD)
+    gateway = Publisher(stack.broker, "gateway-1", GATEWAY_PASSWORD)
+    topic = "zigbee2mqtt/客厅/SOS按钮"
+    states = [True, False, True, False, True, False]
+    gateway.publish_all(
+        (topic, json.dumps({"sos": sos, "battery": 90 - i, "linkquality": 120}).encode())
+        for i, sos in enumerate(states)
+    )
+    publisher = Publisher(stack.broker, LOAD_USER, LOAD_PASSWORD)
+    publisher.publish_all(readings(DEVICES[:1], 20))  # native traffic is still split
+    stack.wait_for(
+        lambda: stack.scalar("SELECT count(*) FROM readings WHERE device_id = 'sos-1'") == 6,
+        "the six Zigbee2MQTT states",
+    )
+    stack.wait_for(lambda: stored(stack) == 26, "the native readings too")
+    presses = stack.scalar(
+        "SELECT count(*) FROM events WHERE device_id = 'sos-1' AND event = 'button_press'"
+    )
+    assert presses == 3
+    gateway.close()
     publisher.close()
