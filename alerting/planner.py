@@ -180,7 +180,10 @@ def _plan_contact(
     planned: Planned,
     fallback_of: int | None = None,
 ) -> None:
-    address = ADDRESSERS[channel](contact, channels)
+    addresser = ADDRESSERS.get(channel)
+    if addresser is None:  # a webhook goes to the deployment's URLs (plan_step), not people
+        return
+    address = addresser(contact, channels)
     if isinstance(address, str):
         planned.skipped.append(f"{channel.value} to contact {contact['id']}: {address}")
         return

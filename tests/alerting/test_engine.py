@@ -90,11 +90,19 @@ def test_flapping_smoke_detector_is_one_alert(stack: AlertingStack) -> None:
     assert len(stack.sms_to(WORKER)) == 1
 
 
-def test_a_registry_policy_pages_the_people_it_names(stack: AlertingStack) -> None:
+@pytest.mark.parametrize("first_channels", [["sms"], ["sms", "webhook"]])
+def test_a_registry_policy_pages_the_people_it_names(
+    stack: AlertingStack, first_channels: list[str]
+) -> None:
     """An elder override made through the registry (validated, stored as JSON) is what
-    the engine climbs: here the daughter first, by name, then community workers."""
+    the engine climbs: here the daughter first, by name, then community workers. A
+    webhook on a level goes to the deployment's robots, and never stops the people."""
     levels = [
-        {"targets": [{"contact_id": stack.ids["daughter"]}], "channels": ["sms"], "timeout_s": 60},
+        {
+            "targets": [{"contact_id": stack.ids["daughter"]}],
+            "channels": first_channels,
+            "timeout_s": 60,
+        },
         {"targets": [{"role": "community_worker"}], "channels": ["sms"], "timeout_s": 60},
     ]
     with stack.pool.connection() as conn:
