@@ -2,18 +2,18 @@
 bodies of the actions people take.
 
 Destinations are personal data: everyone but admins sees phone numbers as
-+86139****5678 and webhook URLs without their query (robot keys live there).
++86139****5678 and webhook URLs without their query (robot keys live there), masked by
+core.masking, which the logs use too.
 """
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
 from alerting.lifecycle import Outcome
+from core.masking import mask_phone, mask_text, mask_url
 from device_registry.schemas import Severity, Strict
 
 
@@ -114,24 +114,6 @@ class AlertResolve(Strict):
 
 
 # --- masking ---------------------------------------------------------------------------
-
-_PHONE = re.compile(r"\+?\d{7,15}")
-
-
-def mask_phone(number: str) -> str:
-    if len(number) < 11:
-        return "****"
-    return f"{number[:-8]}****{number[-4:]}"
-
-
-def mask_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "***" if parts.query else "", ""))
-
-
-def mask_text(text: str) -> str:
-    """Phone numbers inside free text (provider errors quote the number they refused)."""
-    return _PHONE.sub(lambda m: mask_phone(m.group()), text)
 
 
 def mask_destination(channel: str, destination: str) -> str:

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerting.store import ALERTS_CHANNEL
+from core.masking import mask_phone
 from simulators.demo_world import DemoWorld
 from simulators.twilio_server import TwilioServer
 
@@ -124,8 +125,8 @@ class PhonePrinter:
             requests = self.twilio.requests
             for request in requests[self._seen :]:
                 to = request.form.get("To", "")
-                who = self.world.contact_names.get(to, to)
-                masked = f"{to[:-8]}****{to[-4:]}" if len(to) >= 11 else to
+                masked = mask_phone(to)
+                who = self.world.contact_names.get(to, "?")
                 if request.kind == "message":
                     self.tally.add("sms", "any")
                     body = request.form.get("Body", "")

@@ -1,7 +1,8 @@
 """Entry point of the `nuanxin` console script.
 
 Every deliberate failure (bad configuration, unreachable database, edited migration)
-ends as one line on stderr and a non-zero exit code, never a traceback.
+ends as one line on stderr and a non-zero exit code, never a traceback. Logs and that
+line are redacted (core.logging, core.masking) whatever the command.
 """
 
 import argparse
@@ -11,6 +12,8 @@ from importlib.metadata import version
 
 from cli import alerting, api, bench, demo, ingest, migrate, registry, serve, simulate
 from core.errors import NuanxinError
+from core.logging import configure_logging
+from core.masking import REDACTOR
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -38,10 +41,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser, handlers = build_parser()
     args = parser.parse_args(argv)
+    # The redacting handler for commands that never configure logging (migrate, the
+    # registry); the others replace it with their settings' level and format.
+    configure_logging("WARNING")
     try:
         return handlers[args.command](args)
     except NuanxinError as exc:
-        print(f"nuanxin {args.command}: error: {exc}", file=sys.stderr)
+        print(f"nuanxin {args.command}: error: {REDACTOR.redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

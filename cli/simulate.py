@@ -9,6 +9,7 @@ import psycopg
 
 from cli.signals import wait_for_stop
 from core.logging import configure_logging
+from core.masking import REDACTOR
 from core.settings import load_settings
 from core.types import DeviceType
 from simulators.fleet import Fleet, Home
@@ -62,6 +63,7 @@ def _register_homes(database_url: str, count: int) -> list[Home]:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    REDACTOR.add_secrets([args.password])  # a secret from the command line, not settings
     homes = _register_homes(str(settings.database_url), args.homes)
     endpoint = Endpoint(settings.mqtt_url.host or "127.0.0.1", settings.mqtt_url.port or 1883)
     fleet = Fleet(

@@ -5,14 +5,17 @@ start and turns pydantic's report into a ConfigError that names the variable, so
 in a deployment fails in one line instead of a traceback minutes later.
 """
 
+from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import unquote
 
 from pydantic import Field, PostgresDsn, SecretStr, UrlConstraints, ValidationError
 from pydantic_core import Url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.masking import REDACTOR
 
 ENV_PREFIX = "NUANXIN_"
 
@@ -150,6 +153,23 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         default=LogFormat.TEXT, description="text for people, json for log collectors."
     )
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Whichever process holds these settings, its logs must never show their secrets:
+        # registering here covers every way settings are made (environment, demo, tests).
+        REDACTOR.add_secrets(self.secret_values())
+
+    def secret_values(self) -> Iterator[str]:
+        """Every secret these settings hold: the SecretStr fields and URL passwords."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                yield value.get_secret_value()
+        for host in self.database_url.hosts():
+            if host["password"]:
+                yield unquote(host["password"])
+        if self.mqtt_url.password:
+            yield unquote(self.mqtt_url.password)
 
 
 def env_name(field: str) -> str:

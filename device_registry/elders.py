@@ -6,6 +6,7 @@ from typing import Any
 import psycopg
 
 from core.errors import InvalidRequest, NotFound
+from core.masking import mask_id_card
 from device_registry import audit
 from device_registry.access import Actor
 from device_registry.db import Row, fetch_all, fetch_one, set_clause
@@ -17,7 +18,6 @@ from device_registry.schemas import (
     HomePublic,
     RoomCreate,
     RoomPublic,
-    mask_id_card,
 )
 
 ELDER_SELECT = """

@@ -37,10 +37,6 @@ def _id_card(value: str) -> str:
     return value
 
 
-def mask_id_card(value: str | None) -> str | None:
-    return None if value is None else value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
 Phone = Annotated[str, AfterValidator(to_e164)]
 IdCard = Annotated[str, AfterValidator(_id_card)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]

@@ -26,9 +26,9 @@ from api.schemas_alerts import (
     TimelineEntry,
     mask_destination,
     mask_detail,
-    mask_text,
 )
 from core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from core.masking import mask_text
 from device_registry import audit
 from device_registry.access import Actor
 from device_registry.db import fetch_all

@@ -26,7 +26,7 @@ from fastapi.responses import Response
 from alerting.rules import RULES_BY_NAME
 from alerting.templates.catalog import KINDS, AlertKind
 from api.deps import CurrentActor, DbDep
-from api.schemas_alerts import mask_destination, mask_text
+from api.schemas_alerts import mask_destination
 from api.schemas_views import (
     LOCAL_TZ,
     DeliveryAttempt,
@@ -36,6 +36,7 @@ from api.schemas_views import (
     ResponseTimes,
     RuleOutcomeCount,
 )
+from core.masking import mask_text
 from device_registry.access import Actor
 from device_registry.db import fetch_all
 

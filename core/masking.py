@@ -1,0 +1,142 @@
+"""Masking of personal data and secrets: one implementation for API answers and logs.
+
+Phone numbers keep their first digits and their last four (+86139****5678), ID-card
+numbers their first three and last four (150***********0021), URLs shown to people lose
+their query (robot keys live there).
+
+`Redactor` applies the same masks to free text such as log lines, and replaces
+credentials: bearer tokens and Authorization headers, `token=`-style parameters,
+passwords inside URLs, and the literal value of every secret it was told about. Every
+`Settings` object registers its secrets with `REDACTOR` when it is created, so a
+process never needs to remember to do it.
+"""
+
+import re
+import threading
+from collections.abc import Callable, Iterable
+from urllib.parse import quote, urlsplit, urlunsplit
+
+HIDDEN = "***"
+
+# --- values ----------------------------------------------------------------------------
+
+_DIGIT_RUN = re.compile(r"\+?\d{7,15}")
+_SEPARATORS = re.compile(r"[ -]")
+
+
+def mask_phone(number: str) -> str:
+    if len(number) < 11:
+        return "****"
+    return f"{number[:-8]}****{number[-4:]}"
+
+
+def mask_id_card(value: str | None) -> str | None:
+    return None if value is None else value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, HIDDEN if parts.query else "", ""))
+
+
+def mask_text(text: str) -> str:
+    """Every run of 7-15 digits in text people read in the API (provider errors quote the
+    number they refused); broad on purpose, where logs need the narrower `Redactor`."""
+    return _DIGIT_RUN.sub(lambda m: mask_phone(m.group()), text)
+
+
+# --- free text -------------------------------------------------------------------------
+
+# Names of parameters whose value is a credential, alone or as the end of a longer name
+# (access_token, api_key, client_secret, x-api-key): query strings, key=value logs,
+# libpq connection strings. `key`/`sign` are the WeCom and DingTalk robots' URL secrets.
+_CREDENTIAL_NAMES = r"token|password|passwd|pwd|secret|key|sign|signature"
+
+# Credentials: (a cheap test that the text may hold one, the pattern). Each pattern's
+# `keep` group stays and what follows it up to the match's end becomes ***. The test
+# spares most log lines the regular expression.
+_CREDENTIALS: tuple[tuple[Callable[[str], bool], str], ...] = (
+    # scheme://user:password@host → scheme://user:***@host
+    (
+        lambda text: "://" in text,
+        r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)[^\s/?#@]+(?=@)",
+    ),
+    # Authorization: Basic QUM…= / 'authorization': 'Bearer …'
+    (
+        lambda text: "authorization" in text.lower(),
+        r"(?P<keep>(?i:\b(?:proxy-)?authorization)['\"]?\s*[:=]\s*['\"]?)"
+        r"(?:[A-Za-z]+\s+)?[\w.~+/=-]+",
+    ),
+    (
+        lambda text: "bearer" in text.lower(),
+        r"(?P<keep>(?i:\bbearer)\s+)[\w.~+/=-]+",
+    ),
+    # token=…, access_token=…, password=…, key=… in query strings and key=value text
+    (
+        lambda text: "=" in text,
+        rf"(?P<keep>(?<![\w-])(?i:(?:[\w-]*[_-])?(?:{_CREDENTIAL_NAMES}))=)[^\s&#\"'<>]+",
+    ),
+)
+_CREDENTIAL_RULES = tuple((test, re.compile(pattern)) for test, pattern in _CREDENTIALS)
+
+# Numbers: group name → (pattern, mask). Tried left to right at each position, so an ID
+# card is never masked as a phone number. The lookahead lets the engine skip quickly to
+# the next digit or plus sign.
+_NUMBERS: dict[str, tuple[str, Callable[[str], str]]] = {
+    # Chinese resident ID card: 17 digits and a check character (digit or X)
+    "id_card": (r"(?<!\d)\d{17}[\dXx](?!\d)", lambda text: mask_id_card(text) or HIDDEN),
+    # E.164, also written with spaces or dashes: +8613812345678, +1 415-555-0101
+    "e164": (
+        r"\+[1-9](?:[ -]?\d){6,14}(?!\d)",
+        lambda text: mask_phone(_SEPARATORS.sub("", text)),
+    ),
+    # a mainland mobile without its country code: 13812345678, 138 1234 5678
+    "mainland_mobile": (
+        r"(?<![\d+])1[3-9]\d(?:[ -]?\d){8}(?!\d)",
+        lambda text: mask_phone(_SEPARATORS.sub("", text)),
+    ),
+}
+_NUMBER_PATTERN = re.compile(
+    r"(?=[+\d])(?:" + "|".join(f"(?P<{name}>{p})" for name, (p, _) in _NUMBERS.items()) + ")"
+)
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    return _NUMBERS[str(match.lastgroup)][1](match.group())
+
+
+def _hide_credential(match: re.Match[str]) -> str:
+    return match["keep"] + HIDDEN
+
+
+class Redactor:
+    """Masks personal data and credentials in free text. Secrets are literal values,
+    replaced wherever they appear (also URL-encoded) before anything else."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        # the secrets and their pattern, swapped as one so a reader never sees a mix
+        self._secrets: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
+        self.add_secrets(secrets)
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        forms = {form for value in values if value for form in (value, quote(value, safe=""))}
+        with self._lock:
+            known = set(self._secrets[0])
+            if forms <= known:
+                return  # the usual case: the same settings again
+            # longest first, so a secret that contains another is hidden whole
+            ordered = tuple(sorted(forms | known, key=len, reverse=True))
+            self._secrets = (ordered, re.compile("|".join(map(re.escape, ordered))))
+
+    def redact(self, text: str) -> str:
+        secrets, secret_pattern = self._secrets
+        if secret_pattern is not None and any(secret in text for secret in secrets):
+            text = secret_pattern.sub(HIDDEN, text)
+        for may_hold, pattern in _CREDENTIAL_RULES:
+            if may_hold(text):
+                text = pattern.sub(_hide_credential, text)
+        return _NUMBER_PATTERN.sub(_mask_number, text)
+
+
+REDACTOR = Redactor()
