@@ -5,9 +5,14 @@ may pass). A row is claimed — status `sending` — and committed before the pr
 called, so two engines never send it twice. A failure that may pass is retried with
 backoff; one that will not, or that used up its attempts, falls back: SMS to a voice call
 to the same person, then the next person of the level, then the next level at once.
+
+The database may go away between a send and its record. The rows claimed are still
+sent, and their results kept in memory until the database answers again: left
+`sending`, they would wait minutes for the stale-send recovery and be paged again.
 """
 
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -44,15 +49,35 @@ class Dispatcher:
         self.notifiers = notifiers
         self.channels = channels
         self.clock = clock
+        self._unrecorded: deque[tuple[store.Row, SendResult]] = deque()  # sent, not recorded
 
     def run_once(self, limit: int = 50) -> int:
-        """Send what is due; returns how many notifications were attempted."""
+        """Send what is due; returns how many notifications were attempted. Raises
+        OperationalError while the database is away, keeping what it could not record."""
+        self._record_sent()
         claimed = self._claim(limit)
+        recording = True
         for row in claimed:
-            result = self._send(row)
-            with self.pool.connection() as conn:
-                self._record(conn, row, result)
+            self._unrecorded.append((row, self._send(row)))
+            if recording:
+                try:
+                    self._record_sent()
+                except psycopg.OperationalError:
+                    recording = False  # the rest are sent first, not each kept waiting
+        self._record_sent()
         return len(claimed)
+
+    def _record_sent(self) -> None:
+        """Record kept results, oldest first; one the database refuses for another
+        reason is dropped, its row left to the stale-send recovery as before."""
+        while self._unrecorded:
+            row, result = self._unrecorded.popleft()
+            try:
+                with self.pool.connection() as conn:
+                    self._record(conn, row, result)
+            except psycopg.OperationalError:
+                self._unrecorded.appendleft((row, result))
+                raise
 
     def recover_stale(self) -> int:
         """Rows left `sending` by an engine that died mid-send go out again: for an alarm
