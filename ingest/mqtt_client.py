@@ -76,7 +76,10 @@ class Subscriber:
         if config.tls:
             self._client.tls_set_context(ssl.create_default_context(cafile=config.ca_file))
         self._client.max_inflight_messages_set(config.receive_maximum)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # Every second, not backing off: after a broker restart the share group's
+        # subscriptions are gone until ingest subscribes again, and devices are told
+        # "No matching subscribers" meanwhile (README, "Several ingest processes").
+        self._client.reconnect_delay_set(min_delay=1, max_delay=1)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message

@@ -288,6 +288,14 @@ class SimulatedDevice:
         wanted = kinds or ("telemetry", "event")
         return [p.msg_id for p in self.published if p.kind in wanted and p.msg_id is not None]
 
+    def unrouted(self) -> list[Published]:
+        """Messages of this session the broker acknowledged with "No matching
+        subscribers": it took them, but nobody subscribed will receive them."""
+        connection = self._connection
+        if connection is None:
+            return []
+        return [p for p in self.published[self._session_start :] if p.info in connection.unrouted]
+
     def wait_acked(self, timeout_s: float = 5.0) -> None:
         """Block until the broker has acknowledged everything published so far."""
         if self._connection is not None:

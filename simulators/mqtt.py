@@ -41,6 +41,10 @@ CONNECT_TIMEOUT_S: Final = 5.0
 # below `Connection.receive_maximum` (the broker's MQTT 5 Receive Maximum), which paho 2.2
 # does not enforce.
 UNLIMITED_INFLIGHT: Final = 0
+# PUBACK reason 0x10: the broker accepted the message but no subscription matched, so
+# nobody will receive it (Mosquitto 2.0 says so, e.g. after a restart, until ingest has
+# subscribed again). Success to paho; for a device, a message to send again.
+NO_MATCHING_SUBSCRIBERS: Final = 0x10
 SHANGHAI: Final = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China
 
 
@@ -185,6 +189,9 @@ class Connection:
         self._keepalive_s = keepalive_s
         self.acked = 0  # successful PUBACKs; written by the network thread only
         self.refused: list[tuple[int, ReasonCode]] = []  # (mid, reason) of failed PUBACKs
+        # Handles of messages acknowledged with "No matching subscribers" (counted in
+        # `acked` too): taken by the broker, received by nobody.
+        self.unrouted: set[mqtt.MQTTMessageInfo] = set()
         self.receive_maximum = 65_535  # MQTT 5's default when the CONNACK names none
         self._connack: ReasonCode | None = None
         self._answered = threading.Event()
@@ -304,5 +311,11 @@ class Connection:
         # publisher holds while calling publish(), or the two threads deadlock.
         if reason_code.is_failure:
             self.refused.append((mid, reason_code))
-        else:
-            self.acked += 1
+            return
+        self.acked += 1
+        if reason_code.value == NO_MATCHING_SUBSCRIBERS:
+            # paho names only the packet id, which it reuses; while this callback runs
+            # the message is still in its outgoing table, with the publisher's handle.
+            message = client._out_messages.get(mid)
+            if message is not None and message.info is not None:
+                self.unrouted.add(message.info)

@@ -95,6 +95,41 @@ def test_a_backlog_beyond_a_thousand_messages_survives_a_broker_restart(
     assert sorted(received) == sorted(sent)
 
 
+def test_a_restart_forgets_shared_subscriptions_and_tells_publishers_so(
+    broker: BrokerInfo,
+) -> None:
+    """Mosquitto 2.0 saves sessions, their queues and plain subscriptions, not shared
+    ones. After a restart, until an ingest process of the group subscribes again, a
+    device's message goes nowhere — and the broker says so ("No matching subscribers"),
+    never Success. Devices must send such a message again (README, "Broker restarts")."""
+    topic = "nuanxin/v1/btn-0102/telemetry"
+    shared = "$share/ingest/nuanxin/v1/+/+"
+    with BrokerAdmin(broker.host, broker.port, "admin", broker.admin_password) as admin:
+        admin.ensure_platform_account("ingest", "pw")
+        password = admin.provision_device("btn-0102")
+    ingest = {"client_id": "ingest-1", "session_expiry_s": 3600}
+    with connected(broker, "ingest", "pw", **ingest) as ing:
+        assert ing.subscribe(shared) == 1
+    with connected(broker, "btn-0102", password) as device:
+        queued = device.publish(topic, b"queued for the offline member")
+
+    broker.restart()
+
+    with connected(broker, "btn-0102", password) as device:
+        unrouted = device.publish(topic, b"before ingest subscribed again")
+    with connected(broker, "ingest", "pw", **ingest) as ing:
+        backlog = _drain(ing, 1)
+        assert ing.subscribe(shared) == 1
+        with connected(broker, "btn-0102", password) as device:
+            routed = device.publish(topic, b"after")
+        after = _drain(ing, 1)
+    assert queued is not None and queued.getName() == "Success"
+    assert backlog == [b"queued for the offline member"]  # the session's queue survives
+    assert unrouted is not None and unrouted.getName() == "No matching subscribers"
+    assert routed is not None and routed.getName() == "Success"
+    assert after == [b"after"]
+
+
 def test_the_in_flight_window_holds_a_whole_unacknowledged_batch(broker: BrokerInfo) -> None:
     """Ingest acks after its commit; with the default window of 20 it would stall at 20."""
     with BrokerAdmin(broker.host, broker.port, "admin", broker.admin_password) as admin:

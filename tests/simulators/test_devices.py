@@ -165,6 +165,26 @@ def test_a_dropped_device_starts_again_with_fresh_msg_ids(
     assert len(set(device.msg_ids("status", "will", "event"))) == 4
 
 
+def test_a_message_no_subscription_matched_is_reported_unrouted(
+    make_device: DeviceFactory,
+) -> None:
+    device = make_device("sim-btn-alone", B)  # nobody subscribed: the broker says so
+    device.start(heartbeats=False)
+    pressed = device.press()
+    device.wait_acked()
+    assert pressed and all(message in device.unrouted() for message in pressed)
+
+
+def test_a_message_a_subscriber_received_is_not_unrouted(
+    make_device: DeviceFactory, listener: Listener
+) -> None:
+    device = make_device("sim-btn-heard", B)
+    device.start(heartbeats=False)
+    device.press()
+    device.wait_acked()
+    assert device.unrouted() == []
+
+
 def test_a_silent_device_stays_connected_and_publishes_nothing(
     make_device: DeviceFactory, listener: Listener
 ) -> None:
