@@ -10,10 +10,12 @@ Figures, as JSON:
 """
 
 import json
+import re
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from simulators.accounts import load_account
 from simulators.devices import SimulatedDevice
 from simulators.load import LoadGenerator
 from simulators.mqtt import Endpoint
-from simulators.twilio_server import TwilioServer
+from simulators.twilio_server import ApiRequest, TwilioServer
 
 FIRST_LEVEL_S = 30
 SECRET = "bench-alerts-" + "y" * 20
@@ -101,7 +103,7 @@ def _measure(
         }
     # The system runs as in production, `nuanxin serve` in a process of its own, so the
     # publisher and the Twilio test server here do not compete with it for one GIL.
-    serve = _serve(url, broker, twilio)
+    serve = start_serve(url, broker, twilio, "bench-ingest", SECRET, free_port())
     endpoint = Endpoint(broker.host, broker.port)
     try:
         pressed = _press(config, endpoint, passwords, twilio)
@@ -112,14 +114,19 @@ def _measure(
         serve.wait(60)
 
 
-def _serve(url: str, broker: Any, twilio: TwilioServer) -> subprocess.Popen[str]:
+def start_serve(
+    url: str, broker: Any, twilio: TwilioServer, username: str, password: str, api_port: int
+) -> subprocess.Popen[str]:
+    """`nuanxin serve` in a process of its own, its SMS and calls going to `twilio`, its API
+    on `api_port` — also the base URL Twilio's callbacks are signed for."""
     env = {
         "PATH": "/usr/bin:/bin",
         "NUANXIN_DATABASE_URL": url,
         "NUANXIN_MQTT_URL": f"mqtt://{broker.host}:{broker.port}",
-        "NUANXIN_MQTT_USERNAME": "bench-ingest",
-        "NUANXIN_MQTT_PASSWORD": SECRET,
-        "NUANXIN_API_PORT": str(free_port()),
+        "NUANXIN_MQTT_USERNAME": username,
+        "NUANXIN_MQTT_PASSWORD": password,
+        "NUANXIN_API_PORT": str(api_port),
+        "NUANXIN_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
         "NUANXIN_TWILIO_ACCOUNT_SID": twilio.account_sid,
         "NUANXIN_TWILIO_AUTH_TOKEN": twilio.auth_token,
         "NUANXIN_TWILIO_FROM_NUMBER": "+14155550000",
@@ -165,14 +172,9 @@ def _press(
 def _figures(
     config: AlertsBenchConfig, url: str, twilio: TwilioServer, pressed: dict[str, float]
 ) -> dict[str, Any]:
-    first_sms: dict[str, float] = {}
-    for request in twilio.messages():
-        body = request.form.get("Body", "")
-        for device_id in pressed:
-            elder = elder_name(int(device_id[4:]))
-            if elder in body and device_id not in first_sms:
-                first_sms[device_id] = request.at
-    latency = [(first_sms[d] - pressed[d]) * 1000 for d in first_sms]
+    presses = list(pressed.items())
+    first_sms = first_sms_after(presses, twilio.messages())
+    latency = [(at - presses[k][1]) * 1000 for k, at in first_sms.items()]
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT n.at, e.at FROM alert_timeline n JOIN alert_timeline e"
@@ -192,6 +194,30 @@ def _figures(
         "press_to_sms_ms": _stats(latency),
         "escalation_error_ms": _stats(errors),
     }
+
+
+def first_sms_after(
+    presses: Sequence[tuple[str, float]], messages: Sequence[ApiRequest]
+) -> dict[int, float]:
+    """When the first SMS for each press arrived: press k (button id, epoch time) gets the
+    first message, oldest first, that names its elder, arrived at or after it, and is not
+    already another press's. A button may be pressed again once its alert is closed."""
+    waiting: dict[str, list[int]] = {}
+    for k, (device_id, _) in enumerate(presses):
+        waiting.setdefault(elder_name(int(device_id.removeprefix("btn-"))), []).append(k)
+    first: dict[int, float] = {}
+    for message in messages:
+        for elder in _named(message.form.get("Body", ""), waiting):
+            due = [k for k in waiting[elder] if presses[k][1] <= message.at]
+            if due:
+                first[due[0]] = message.at
+                waiting[elder].remove(due[0])
+    return first
+
+
+def _named(body: str, elders: Iterable[str]) -> list[str]:
+    # 老人005 must not match 老人0050's SMS: a name counts only where no digit follows it.
+    return [e for e in elders if re.search(re.escape(e) + r"(?!\d)", body)]
 
 
 def _stats(values: list[float]) -> dict[str, float]:

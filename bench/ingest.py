@@ -39,6 +39,8 @@ from simulators.load import LoadGenerator
 from simulators.mqtt import Endpoint
 
 INGEST_USER, LOAD_USER = "bench-ingest", "bench-load"
+# Commit timestamps for latencies; a restart of the rig's server must pass them again.
+POSTGRES_SETTINGS = {"track_commit_timestamp": "on", "synchronous_commit": "on"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def run(config: IngestBenchConfig) -> dict[str, Any]:
 
 def _rig(workdir: Path, config: IngestBenchConfig) -> Rig:
     postgres = EmbeddedPostgres(workdir / "postgres", free_port())
-    postgres.start({"track_commit_timestamp": "on", "synchronous_commit": "on"})
+    postgres.start(POSTGRES_SETTINGS)
     with psycopg.connect(postgres.url, autocommit=True) as conn:
         migrate(conn, discover(PACKAGED_DIR))
         with (

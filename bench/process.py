@@ -1,4 +1,4 @@
-"""What a benchmark reads about a process from /proc: CPU seconds and peak memory."""
+"""What a benchmark reads about a process from /proc: CPU seconds and memory."""
 
 import os
 import subprocess
@@ -16,8 +16,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory now (a soak follows it over time; the peak only ever rises)."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
 

@@ -12,20 +12,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from bench.ingest import INGEST_USER, LOAD_USER, IngestBenchConfig, Rig, _rig
-from bench.process import start_nuanxin
-from bench.seed import button_id, seed_buttons
+from bench.ingest import LOAD_USER, IngestBenchConfig, Rig, _rig
+from bench.stack import engines, press_all, provision_buttons, start_ingest, stop
 from core.types import DeviceType
-from device_registry.provisioning import BrokerAdmin
-from simulators.devices import SimulatedDevice
 from simulators.load import LoadGenerator
 from simulators.mqtt import Endpoint
 from simulators.twilio_server import TwilioServer
@@ -45,9 +40,9 @@ def run(config: ScaleBenchConfig) -> dict[str, Any]:
         rig = _rig(Path(tmp), IngestBenchConfig(registered=config.homes * 4))
         twilio = TwilioServer(callback_delay_ms=None).start()
         try:
-            buttons = _seed_buttons(rig)
-            with _engines(rig, twilio, count=2):
-                results = [_one(rig, config, n, buttons, twilio) for n in config.processes]
+            passwords = provision_buttons(rig, PRESSES * 3)
+            with engines(rig, twilio, count=2):
+                results = [_one(rig, config, n, passwords, twilio) for n in config.processes]
             return {"benchmark": "scale", "homes": config.homes, "configurations": results}
         finally:
             twilio.stop()
@@ -55,59 +50,8 @@ def run(config: ScaleBenchConfig) -> dict[str, Any]:
             rig.postgres.stop()
 
 
-def _seed_buttons(rig: Rig) -> dict[str, str]:
-    with psycopg.connect(rig.database_url, autocommit=True) as conn:
-        seed_buttons(conn, PRESSES * 3)
-    broker = rig.broker
-    with BrokerAdmin(
-        broker.host, broker.port, broker.admin_username, broker.admin_password
-    ) as admin:
-        return {button_id(i): admin.provision_device(button_id(i)) for i in range(PRESSES * 3)}
-
-
-def _env(rig: Rig, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "NUANXIN_DATABASE_URL": rig.database_url,
-        "NUANXIN_MQTT_URL": f"mqtt://{rig.broker.host}:{rig.broker.port}",
-        "NUANXIN_MQTT_USERNAME": INGEST_USER,
-        "NUANXIN_MQTT_PASSWORD": rig.secret,
-        "NUANXIN_LOG_LEVEL": "INFO",
-        **extra,
-    }
-
-
-@contextmanager
-def _engines(rig: Rig, twilio: TwilioServer, count: int) -> Iterator[None]:
-    env = _env(
-        rig,
-        NUANXIN_TWILIO_ACCOUNT_SID=twilio.account_sid,
-        NUANXIN_TWILIO_AUTH_TOKEN=twilio.auth_token,
-        NUANXIN_TWILIO_FROM_NUMBER="+14155550000",
-        NUANXIN_TWILIO_API_BASE_URL=twilio.url,
-    )
-    engines = [start_nuanxin(["alerting"], env, ready="") for _ in range(count)]
-    try:
-        yield
-    finally:
-        for engine in engines:
-            engine.terminate()
-            engine.wait(60)
-
-
 def _start_ingest(rig: Rig, n: int) -> list[subprocess.Popen[str]]:
-    return [
-        start_nuanxin(
-            ["ingest"],
-            _env(
-                rig,
-                NUANXIN_INGEST_SHARE_GROUP=f"scale{n}",
-                NUANXIN_INGEST_CLIENT_ID=f"scale{n}-{k}",
-            ),
-            timeout_s=30,
-        )
-        for k in range(n)
-    ]
+    return [start_ingest(rig, f"scale{n}", f"scale{n}-{k}") for k in range(n)]
 
 
 def _one(
@@ -122,7 +66,7 @@ def _one(
         with LoadGenerator(
             endpoint, LOAD_USER, rig.secret, devices, run_id=run_id, connections=2
         ) as load:
-            presser = threading.Thread(target=_press, args=(endpoint, pressing))
+            presser = threading.Thread(target=press_all, args=(endpoint, pressing))
             started = time.time()
             presser.start()
             load.run(config.messages, ack_timeout_s=300)
@@ -131,18 +75,8 @@ def _one(
         time.sleep(3)  # the engines' last pages
     finally:
         for process in ingest:
-            process.terminate()
-            process.wait(60)
+            stop(process)
     return _figures(rig, run_id, n, config.messages, started, twilio)
-
-
-def _press(endpoint: Endpoint, buttons: list[tuple[str, str]]) -> None:
-    for device_id, password in buttons:
-        button = SimulatedDevice(device_id, DeviceType.EMERGENCY_BUTTON, password, endpoint)
-        button.start(heartbeats=False)
-        button.press()
-        button.stop()
-        time.sleep(0.1)
 
 
 def _figures(

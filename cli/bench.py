@@ -1,6 +1,8 @@
 """`nuanxin bench …`: benchmarks that print their figures as JSON."""
 
 import argparse
+import dataclasses
+import importlib
 from typing import Any
 
 NAME = "bench"
@@ -35,33 +37,46 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
     )
     scale.add_argument("--homes", type=int, default=2_000)
     scale.add_argument("--messages", type=int, default=40_000)
+    soak = kinds.add_parser(
+        "soak",
+        help="steady load from thousands of homes against nuanxin serve for N minutes: "
+        "memory, connections, queues and latency drift, sampled every minute",
+    )
+    soak.add_argument("--minutes", type=float, default=30)
+    soak.add_argument("--homes", type=int, default=2_000, help="homes of 4 devices each")
+    soak.add_argument("--rate", type=int, default=500, help="readings/s from all homes")
+    soak.add_argument("--sample-seconds", type=float, default=60)
+    soak.add_argument("--press-seconds", type=float, default=5, help="a button press every …")
+    faults = kinds.add_parser(
+        "faults",
+        help="broker and PostgreSQL restarts, ingest and engine SIGKILLs, a Twilio outage "
+        "under load: lost, doubled, unalerted, unsent (must all be 0)",
+    )
+    faults.add_argument("--homes", type=int, default=2_000, help="homes of 4 devices each")
+    faults.add_argument("--fault-seconds", type=float, default=10.0, help="how long each fault")
+    faults.add_argument("--rate", type=int, default=500, help="readings/s from all homes")
+    faults.add_argument("--presses", type=int, default=5, help="button presses per fault")
     return [(NAME, run)]
 
 
+# Each kind: the module that runs it and its config class, whose fields the options of
+# the same name fill. Imported when run: a benchmark pulls in all that it measures.
+KINDS: dict[str, tuple[str, str]] = {
+    "ingest": ("bench.ingest", "IngestBenchConfig"),
+    "alerts": ("bench.alerts", "AlertsBenchConfig"),
+    "scale": ("bench.scale", "ScaleBenchConfig"),
+    "soak": ("bench.soak", "SoakConfig"),
+    "faults": ("bench.faults", "FaultsBenchConfig"),
+}
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.kind == "ingest":
-        from bench.ingest import IngestBenchConfig, main
-
-        return main(
-            IngestBenchConfig(
-                messages=args.messages,
-                devices=args.devices,
-                registered=args.registered,
-                latency_rate=args.latency_rate,
-                latency_seconds=args.latency_seconds,
-                baseline_messages=args.baseline_messages,
-            )
-        )
-    if args.kind == "alerts":
-        from bench.alerts import AlertsBenchConfig
-        from bench.alerts import main as alerts_main
-
-        return alerts_main(
-            AlertsBenchConfig(presses=args.presses, background_rate=args.background_rate)
-        )
-    if args.kind == "scale":
-        from bench.scale import ScaleBenchConfig
-        from bench.scale import main as scale_main
-
-        return scale_main(ScaleBenchConfig(homes=args.homes, messages=args.messages))
-    raise AssertionError(args.kind)
+    module_name, config_name = KINDS[args.kind]
+    module = importlib.import_module(module_name)
+    config_class = getattr(module, config_name)
+    options = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(config_class)
+        if hasattr(args, field.name)
+    }
+    return int(module.main(config_class(**options)))

@@ -79,6 +79,11 @@ class BrokerInfo:
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (a soak follows its memory)."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -8,22 +8,31 @@ publishes through the same connection, so its readings reach the broker in order
 
 Each publish records its wall-clock time (`published_at[msg_id]`, epoch seconds) for
 publish→commit latency, measured later against the database's commit times.
+
+`SteadyLoad` is the other shape: a steady rate from a thread of its own that outlives
+the broker going away (it connects again), and knows which messages were acknowledged.
 """
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Self
 
+import paho.mqtt.client as mqtt
+
 from core.types import DeviceType
 from simulators.devices import PROFILES, Power
 from simulators.mqtt import (
     AckTimeout,
+    ConnectFailed,
     Connection,
     Endpoint,
     NotConnected,
     PublishRefused,
+    SimulatorError,
     encode,
     rfc3339,
     shanghai_now,
@@ -33,6 +42,7 @@ from simulators.mqtt import (
 # Maximum (65,535), and a bound on what paho holds in memory when the broker is slow.
 DEFAULT_WINDOW: Final = 20_000
 POLL_S: Final = 0.001
+RECONNECT_S: Final = 0.2  # between attempts while the broker is away
 MSG_ID: Final = "<msg_id>"  # placeholders in the payload templates
 TS: Final = "<ts>"
 
@@ -179,6 +189,147 @@ class LoadGenerator:
                 raise NotConnected(f"the broker dropped a connection; {missing}")
             raise AckTimeout(missing)
         return result
+
+
+class SteadyLoad:
+    """Readings at `rate` per second from a thread of its own, through one connection
+    that is opened again whenever the broker goes away, as a fleet keeps publishing
+    across a broker restart. Messages due while it is away go out once it is back.
+
+    Message `i` (counted over the whole load) belongs to device `i mod N` and carries
+    msg_id `{tag}-{i}`, with the `tag` of the moment: a benchmark changes it to tell its
+    phases apart. Every message keeps its delivery handle, so `acked(tag)` names exactly
+    the ones the broker acknowledged with Success, and `unrouted(tag)` counts those it
+    acknowledged with "No matching subscribers" (taken, but received by nobody). Neither
+    those nor ones whose connection was lost before their PUBACK are sent again (a real
+    device would send them again); the latter may or may not have reached the broker.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        username: str,
+        password: str,
+        devices: Mapping[str, DeviceType],
+        rate: float,
+        *,
+        tag: str = "steady",
+        window: int = DEFAULT_WINDOW,
+        now: Callable[[], datetime] = shanghai_now,
+    ) -> None:
+        if not devices or rate <= 0:
+            raise ValueError("a steady load needs at least one device and a positive rate")
+        self.device_ids = list(devices)
+        self.rate, self.tag, self.now = rate, tag, now
+        self.reconnects = 0
+        self.refused = 0  # failed PUBACKs of connections already replaced
+        self._unrouted: set[mqtt.MQTTMessageInfo] = set()  # of connections replaced
+        self._login = (endpoint, username, password, f"{username}-{tag}")
+        self._routes = [
+            (f"nuanxin/v1/{d}/telemetry", _template(devices[d])) for d in self.device_ids
+        ]
+        self._window = window
+        self._log: dict[str, list[tuple[int, mqtt.MQTTMessageInfo]]] = {}
+        self._connection: Connection | None = None
+        self._here: list[mqtt.MQTTMessageInfo] = []  # what the current connection carried
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="steady-load", daemon=True)
+
+    def start(self) -> None:
+        """Connect (ConnectFailed if the broker cannot be reached now), then publish."""
+        self._connection = self._connect()
+        self._thread.start()
+
+    def stop(self, ack_timeout_s: float = 60.0) -> None:
+        """Stop publishing, wait for the PUBACKs still due on the connection, disconnect."""
+        self._stop.set()
+        if self._thread.ident is not None:  # started
+            self._thread.join()
+        connection = self._connection
+        if connection is None:
+            return
+        with contextlib.suppress(SimulatorError):  # what is missing is not acknowledged
+            connection.wait_acked(self._here, ack_timeout_s)
+        self._retire(connection)
+
+    def sent(self, tag: str) -> int:
+        """Messages of this tag handed to a connection, acknowledged or not."""
+        return len(self._log.get(tag, ()))
+
+    def acked(self, tag: str) -> list[tuple[str, str]]:
+        """(device_id, msg_id) of the messages of this tag acknowledged with Success."""
+        n, unrouted = len(self.device_ids), self._all_unrouted()
+        return [
+            (self.device_ids[i % n], f"{tag}-{i}")
+            for i, info in list(self._log.get(tag, ()))
+            if info.is_published() and info not in unrouted
+        ]
+
+    def unrouted(self, tag: str) -> int:
+        """Messages of this tag acknowledged with "No matching subscribers"."""
+        unrouted = self._all_unrouted()
+        return sum(info in unrouted for _, info in list(self._log.get(tag, ())))
+
+    def _all_unrouted(self) -> set[mqtt.MQTTMessageInfo]:
+        current = self._connection
+        return self._unrouted | (set(current.unrouted) if current is not None else set())
+
+    def _run(self) -> None:
+        start, i = time.perf_counter(), 0
+        while not self._stop.is_set():
+            delay = start + i / self.rate - time.perf_counter()
+            if delay > 0 and self._stop.wait(delay):
+                return
+            if self._publish(i):
+                i += 1
+            else:
+                self._reconnect()
+
+    def _publish(self, i: int) -> bool:
+        """Publish message i; False if the connection is gone (it was not sent)."""
+        connection = self._connection
+        assert connection is not None
+        while (
+            len(self._here) - connection.acked - len(connection.refused) >= self._window
+            and connection.connected
+        ):
+            time.sleep(POLL_S)
+        topic, (head, middle, tail) = self._routes[i % len(self._routes)]
+        tag = self.tag
+        payload = f"{head}{tag}-{i}{middle}{rfc3339(self.now())}{tail}".encode()
+        try:
+            info = connection.publish(topic, payload)
+        except NotConnected:
+            return False
+        self._log.setdefault(tag, []).append((i, info))
+        self._here.append(info)
+        return True
+
+    def _reconnect(self) -> None:
+        if self._connection is not None:
+            self._retire(self._connection)
+        while not self._stop.is_set():
+            try:
+                self._connection = self._connect()
+            except ConnectFailed:
+                self._stop.wait(RECONNECT_S)
+                continue
+            self._here = []
+            self.reconnects += 1
+            return
+
+    def _retire(self, connection: Connection) -> None:
+        """Keep what a connection learnt, then close it."""
+        self.refused += len(connection.refused)
+        self._unrouted |= connection.unrouted
+        connection.close()
+
+    def _connect(self) -> Connection:
+        endpoint, username, password, client_id = self._login
+        connection = Connection(endpoint, username, password, client_id=client_id)
+        connection.connect()
+        self._window = min(self._window, connection.receive_maximum)
+        return connection
 
 
 def _paced(first: int, count: int, rate: float | None, start: float) -> Iterator[int]:

@@ -1,6 +1,12 @@
 """The load generator against a real Mosquitto: a load account publishes many devices'
 readings, every one arrives, decodes cleanly and is the (device_id, msg_id) `plan()` names."""
 
+import contextlib
+import json
+import queue
+import time
+from collections.abc import Callable
+
 import pytest
 
 from core.types import DeviceType
@@ -8,10 +14,11 @@ from device_registry.provisioning import BrokerAdmin
 from ingest.adapters import Router, StaticDirectory
 from ingest.messages import DeviceInfo, Reading
 from simulators.accounts import gateway_account, load_account
-from simulators.load import LoadGenerator, plan
+from simulators.load import LoadGenerator, SteadyLoad, plan
 from simulators.mqtt import ConnectFailed, Connection, Endpoint, NotConnected, PublishRefused
 from tests.simulators.conftest import PLATFORM
-from tests.simulators.support import Listener, decode
+from tests.simulators.support import Listener, Received, decode
+from tests.support.broker import BrokerInfo
 
 LOAD = ("bench-load", "load-secret")
 TYPES = list(DeviceType)
@@ -97,3 +104,40 @@ def test_simulator_accounts_can_be_set_up_again(
         connection = Connection(endpoint, username, password)
         connection.connect()
         connection.close()
+
+
+def test_a_steady_load_outlives_a_broker_restart_and_tells_delivered_from_unrouted(
+    broker: BrokerInfo, endpoint: Endpoint, load_login: tuple[str, str], listener: Listener
+) -> None:
+    load = SteadyLoad(endpoint, *load_login, DEVICES, rate=500, tag="before")
+    load.start()
+    try:
+        _until(lambda: len(load.acked("before")) >= 100)
+        broker.restart()  # the listener's session was not persistent: nobody listens now
+        load.tag = "after"
+        _until(lambda: load.unrouted("after") >= 100)
+    finally:
+        load.stop()
+
+    assert load.reconnects == 1
+    heard = {json.loads(r.payload)["msg_id"] for r in _drain(listener)}
+    assert {msg_id for _, msg_id in load.acked("before")} <= heard  # Success: delivered
+    assert load.acked("after") == []  # every one acknowledged, as going nowhere
+    assert load.unrouted("after") == load.sent("after")
+    assert load.refused == 0
+
+
+def _until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _drain(listener: Listener) -> list[Received]:
+    """Everything the listener got, once nothing more arrives."""
+    received: list[Received] = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            received.append(listener.messages.get(timeout=0.5))
+    return received
