@@ -1,4 +1,4 @@
-"""Simulated devices speaking the native contract (DESIGN.md, "MQTT contract") over real
+"""Simulated devices speaking the native contract (docs/device-contract.md) over real
 MQTT, for tests, benchmarks and the demo.
 
 A device type is a row in PROFILES; a quarantine case is a row in MALFORMED. A
@@ -37,7 +37,7 @@ from simulators.mqtt import (
     shanghai_now,
 )
 
-LOW_BATTERY_BELOW: Final = 20  # % — the "low battery" rule's threshold (DESIGN.md)
+LOW_BATTERY_BELOW: Final = 20  # % — the "low battery" rule's default threshold (alerting/rules.py)
 LOW_BATTERY_LEVEL: Final = 15.0  # where `low_battery()` puts the battery
 GAS_ALARM_LEL: Final = 10.0  # % LEL at which the detector itself raises `gas`
 SMOKE_DENSITY: Final = 4.2  # dB/m reported while `smoke(True)`

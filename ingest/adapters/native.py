@@ -1,4 +1,4 @@
-"""The native contract: `nuanxin/v1/{device_id}/telemetry|event|status` (DESIGN.md).
+"""The native contract: `nuanxin/v1/{device_id}/telemetry|event|status` (docs/device-contract.md).
 
 One message in, at most one decoded message out: a `Reading`, `Event` or `Status`, or a
 `Rejected` naming the quarantine reason and the field at fault. `cmd` is what the platform
