@@ -15,11 +15,11 @@ serve (ingest, engine, notifier, webhooks, API) works the whole time. Twilio sen
 delivery callbacks as it does in production.
 
 The load, the presser, the responder and the broker's $SYS reader are in
-bench/soak_actors.py. Each sample (`Sample` in bench/soak_verdict.py) keeps the RSS and CPU of serve, the
-PostgreSQL connections (pg_stat_activity), the broker's connected clients and queued
-messages ($SYS), the queue depths (readings published but not stored, unprocessed
-outbox rows, notifications pending or sending), publish→commit and press→SMS p50/p99 of
-that interval, and stored readings/s. The JSON ends with the final count and the
+bench/soak_actors.py. Each sample (`Sample` in bench/soak_verdict.py) keeps the RSS and
+CPU of serve, the PostgreSQL connections (pg_stat_activity), the broker's connected
+clients and queued messages ($SYS), the queue depths (readings published but not stored,
+unprocessed outbox rows, notifications pending or sending), publish→commit and press→SMS
+p50/p99 of that interval, and stored readings/s. The JSON ends with the final count and the
 verdict; the exit code is 1 when the verdict fails.
 """
 
