@@ -21,14 +21,16 @@ buttons of its own. A row therefore counts what happened to the messages and pre
 *begun* in its phase, even those stored after it.
 
 Definitions, per phase:
-- published: readings the broker acknowledged with PUBACK Success. Not published, and
-  never sent again by this publisher (a real device would send them again):
-  - unrouted: PUBACK "No matching subscribers" (0x10). Mosquitto 2.0 does not keep
-    shared subscriptions over a restart, so until ingest has subscribed again it takes
-    device messages and drops them, and says so with this code;
-  - unacked: no PUBACK at all, the connection being lost first (the broker going down).
-    Such a message may or may not have reached the broker, so stored may exceed
-    published, but it must never be stored twice;
+- published: readings the broker acknowledged with PUBACK Success, at the first try or
+  after being sent again;
+- unrouted: copies acknowledged "No matching subscribers" (0x10). Mosquitto 2.0 does not
+  keep shared subscriptions over a restart, so until ingest has subscribed again it
+  takes device messages and drops them, and says so with this code. As the device
+  contract asks (docs/device-contract.md), the publisher sends each again a second
+  later, same msg_id and ts, until one copy is published; resent counts those copies;
+- unacked: messages with no PUBACK at all, the connection being lost first (the broker
+  going down); not sent again. Such a message may or may not have reached the broker,
+  so stored may exceed published, but it must never be stored twice;
 - stored: its rows in `readings`; duplicated: rows beyond one per (device_id, msg_id);
   lost: published readings not stored;
 - presses: presses the broker acknowledged with Success (a button presses again until
@@ -364,6 +366,7 @@ def _figures(
         "duration_s": phase.duration_s,
         "published": len(published),
         "unrouted": load.unrouted(phase.name),
+        "resent": load.resent(phase.name),
         "unacked": load.sent(phase.name) - len(published) - load.unrouted(phase.name),
         "stored": len(stored),
         "lost": len(published - set(stored)),

@@ -43,6 +43,7 @@ from simulators.mqtt import (
 DEFAULT_WINDOW: Final = 20_000
 POLL_S: Final = 0.001
 RECONNECT_S: Final = 0.2  # between attempts while the broker is away
+RESEND_UNROUTED_S: Final = 1.0  # a message nobody received goes again after this pause
 MSG_ID: Final = "<msg_id>"  # placeholders in the payload templates
 TS: Final = "<ts>"
 
@@ -200,9 +201,11 @@ class SteadyLoad:
     msg_id `{tag}-{i}`, with the `tag` of the moment: a benchmark changes it to tell its
     phases apart. Every message keeps its delivery handle, so `acked(tag)` names exactly
     the ones the broker acknowledged with Success, and `unrouted(tag)` counts those it
-    acknowledged with "No matching subscribers" (taken, but received by nobody). Neither
-    those nor ones whose connection was lost before their PUBACK are sent again (a real
-    device would send them again); the latter may or may not have reached the broker.
+    acknowledged with "No matching subscribers" (taken, but received by nobody). Those are
+    sent again after RESEND_UNROUTED_S, same msg_id and ts, as the device contract asks
+    (docs/device-contract.md), until one is acknowledged with Success; `resent(tag)` counts
+    the copies. Ones whose connection was lost before their PUBACK are not sent again; they
+    may or may not have reached the broker.
     """
 
     def __init__(
@@ -224,6 +227,11 @@ class SteadyLoad:
         self.reconnects = 0
         self.refused = 0  # failed PUBACKs of connections already replaced
         self._unrouted: set[mqtt.MQTTMessageInfo] = set()  # of connections replaced
+        # Every message's (tag, index, topic, payload), to send an unrouted one again, and
+        # when each unrouted one was first seen; the ones already sent again.
+        self._sent_as: dict[mqtt.MQTTMessageInfo, tuple[str, int, str, bytes]] = {}
+        self._unrouted_since: dict[mqtt.MQTTMessageInfo, float] = {}
+        self._resent: dict[str, int] = {}
         self._login = (endpoint, username, password, f"{username}-{tag}")
         self._routes = [
             (f"nuanxin/v1/{d}/telemetry", _template(devices[d])) for d in self.device_ids
@@ -270,6 +278,10 @@ class SteadyLoad:
         unrouted = self._all_unrouted()
         return sum(info in unrouted for _, info in list(self._log.get(tag, ())))
 
+    def resent(self, tag: str) -> int:
+        """Copies of this tag's unrouted messages sent again."""
+        return self._resent.get(tag, 0)
+
     def _all_unrouted(self) -> set[mqtt.MQTTMessageInfo]:
         current = self._connection
         return self._unrouted | (set(current.unrouted) if current is not None else set())
@@ -280,10 +292,29 @@ class SteadyLoad:
             delay = start + i / self.rate - time.perf_counter()
             if delay > 0 and self._stop.wait(delay):
                 return
-            if self._publish(i):
+            if self._resend_unrouted() and self._publish(i):
                 i += 1
             else:
                 self._reconnect()
+
+    def _resend_unrouted(self) -> bool:
+        """Send again each unrouted message seen RESEND_UNROUTED_S ago or more; False if
+        the connection is gone."""
+        now = time.monotonic()
+        for info in self._all_unrouted() - self._unrouted_since.keys():
+            self._unrouted_since[info] = now
+        due = [
+            info
+            for info, since in self._unrouted_since.items()
+            if since <= now - RESEND_UNROUTED_S and info in self._sent_as
+        ]
+        for info in due:
+            tag, i, topic, payload = self._sent_as.pop(info)
+            if not self._send(tag, i, topic, payload):
+                self._sent_as[info] = (tag, i, topic, payload)
+                return False
+            self._resent[tag] = self._resent.get(tag, 0) + 1
+        return True
 
     def _publish(self, i: int) -> bool:
         """Publish message i; False if the connection is gone (it was not sent)."""
@@ -297,11 +328,17 @@ class SteadyLoad:
         topic, (head, middle, tail) = self._routes[i % len(self._routes)]
         tag = self.tag
         payload = f"{head}{tag}-{i}{middle}{rfc3339(self.now())}{tail}".encode()
+        return self._send(tag, i, topic, payload)
+
+    def _send(self, tag: str, i: int, topic: str, payload: bytes) -> bool:
+        connection = self._connection
+        assert connection is not None
         try:
             info = connection.publish(topic, payload)
         except NotConnected:
             return False
         self._log.setdefault(tag, []).append((i, info))
+        self._sent_as[info] = (tag, i, topic, payload)
         self._here.append(info)
         return True
 
