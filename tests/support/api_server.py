@@ -38,6 +38,9 @@ def serve(
     config = uvicorn.Config(
         app,
         log_level="warning",
+        # as the commands run it: uvicorn's records go through the one redacting handler,
+        # and it installs no handlers of its own in the test process
+        log_config=None,
         lifespan="on",
         # open event streams never end by themselves: cut them at shutdown
         timeout_graceful_shutdown=1,
