@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from alerting.rules import RuleSettings, Severity
+
+# Re-exported: the engine's modules read rows through store, as they always have.
+from core.db import Row as Row
+from core.db import fetch_all as fetch_all
+from core.db import fetch_one as fetch_one
 from core.types import DeviceLifecycle, DeviceType
 
-Row = dict[str, Any]
 ALERTS_CHANNEL = "nuanxin_alerts"
 
 
@@ -38,18 +41,6 @@ LEFT JOIN communities c ON c.id = e.community_id
 LEFT JOIN districts di ON di.id = c.district_id
 WHERE d.device_id = %s
 """
-
-
-def fetch_one(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> Row | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchone()
-
-
-def fetch_all(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> list[Row]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
 
 
 def device_context(conn: psycopg.Connection[Any], device_id: str) -> DeviceContext | None:

@@ -8,13 +8,30 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from core.errors import DatabaseUnavailable
 
-__all__ = ["ConnectionPool", "connect", "describe", "open_pool"]
+__all__ = ["ConnectionPool", "Row", "connect", "describe", "fetch_all", "fetch_one", "open_pool"]
 
 CONNECT_TIMEOUT_S = 10
+
+Row = dict[str, Any]
+
+
+def fetch_one(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> Row | None:
+    """The first row of a query, by column name."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()
+
+
+def fetch_all(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> list[Row]:
+    """Every row of a query, by column name."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
 
 
 def describe(url: str) -> str:

@@ -2,22 +2,9 @@
 
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
+from core.db import Row, fetch_all, fetch_one
 
-Row = dict[str, Any]
-
-
-def fetch_one(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> Row | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchone()
-
-
-def fetch_all(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> list[Row]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
+__all__ = ["Row", "fetch_all", "fetch_one", "set_clause"]
 
 
 def set_clause(changes: dict[str, Any]) -> tuple[str, list[Any]]:
