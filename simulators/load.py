@@ -13,6 +13,7 @@ publish→commit latency, measured later against the database's commit times.
 the broker going away (it connects again), and knows which messages were acknowledged.
 """
 
+import collections
 import contextlib
 import threading
 import time
@@ -227,10 +228,12 @@ class SteadyLoad:
         self.reconnects = 0
         self.refused = 0  # failed PUBACKs of connections already replaced
         self._unrouted: set[mqtt.MQTTMessageInfo] = set()  # of connections replaced
-        # Every message's (tag, index, topic, payload), to send an unrouted one again, and
-        # when each unrouted one was first seen; the ones already sent again.
+        # Every message's (tag, index, topic, payload), to send an unrouted one again; the
+        # unrouted ones waiting for that, oldest first, with when they were seen; how far
+        # the current connection's unrouted_log has been read.
         self._sent_as: dict[mqtt.MQTTMessageInfo, tuple[str, int, str, bytes]] = {}
-        self._unrouted_since: dict[mqtt.MQTTMessageInfo, float] = {}
+        self._to_resend: collections.deque[tuple[float, mqtt.MQTTMessageInfo]] = collections.deque()
+        self._unrouted_read = 0
         self._resent: dict[str, int] = {}
         self._login = (endpoint, username, password, f"{username}-{tag}")
         self._routes = [
@@ -284,7 +287,7 @@ class SteadyLoad:
 
     def _all_unrouted(self) -> set[mqtt.MQTTMessageInfo]:
         current = self._connection
-        return self._unrouted | (set(current.unrouted) if current is not None else set())
+        return self._unrouted | set(current.unrouted_log if current is not None else ())
 
     def _run(self) -> None:
         start, i = time.perf_counter(), 0
@@ -300,21 +303,23 @@ class SteadyLoad:
     def _resend_unrouted(self) -> bool:
         """Send again each unrouted message seen RESEND_UNROUTED_S ago or more; False if
         the connection is gone."""
-        now = time.monotonic()
-        for info in self._all_unrouted() - self._unrouted_since.keys():
-            self._unrouted_since[info] = now
-        due = [
-            info
-            for info, since in self._unrouted_since.items()
-            if since <= now - RESEND_UNROUTED_S and info in self._sent_as
-        ]
-        for info in due:
-            tag, i, topic, payload = self._sent_as.pop(info)
+        assert self._connection is not None
+        self._note_unrouted(self._connection)
+        cutoff = time.monotonic() - RESEND_UNROUTED_S
+        while self._to_resend and self._to_resend[0][0] <= cutoff:
+            tag, i, topic, payload = self._sent_as[self._to_resend[0][1]]
             if not self._send(tag, i, topic, payload):
-                self._sent_as[info] = (tag, i, topic, payload)
                 return False
+            del self._sent_as[self._to_resend.popleft()[1]]
             self._resent[tag] = self._resent.get(tag, 0) + 1
         return True
+
+    def _note_unrouted(self, connection: Connection) -> None:
+        """Queue for sending again what the connection reported unrouted since last time."""
+        log, seen = connection.unrouted_log, time.monotonic()
+        new = log[self._unrouted_read : len(log)]
+        self._unrouted_read += len(new)
+        self._to_resend.extend((seen, info) for info in new)
 
     def _publish(self, i: int) -> bool:
         """Publish message i; False if the connection is gone (it was not sent)."""
@@ -344,7 +349,9 @@ class SteadyLoad:
 
     def _reconnect(self) -> None:
         if self._connection is not None:
+            self._note_unrouted(self._connection)
             self._retire(self._connection)
+            self._unrouted_read = 0
         while not self._stop.is_set():
             try:
                 self._connection = self._connect()
@@ -358,7 +365,7 @@ class SteadyLoad:
     def _retire(self, connection: Connection) -> None:
         """Keep what a connection learnt, then close it."""
         self.refused += len(connection.refused)
-        self._unrouted |= connection.unrouted
+        self._unrouted.update(connection.unrouted_log)
         connection.close()
 
     def _connect(self) -> Connection:

@@ -192,6 +192,9 @@ class Connection:
         # Handles of messages acknowledged with "No matching subscribers" (counted in
         # `acked` too): taken by the broker, received by nobody.
         self.unrouted: set[mqtt.MQTTMessageInfo] = set()
+        # The same, in the order they came: others read it by index while the network
+        # thread appends, which a set cannot be iterated through safely.
+        self.unrouted_log: list[mqtt.MQTTMessageInfo] = []
         self.receive_maximum = 65_535  # MQTT 5's default when the CONNACK names none
         self._connack: ReasonCode | None = None
         self._answered = threading.Event()
@@ -319,3 +322,4 @@ class Connection:
             message = client._out_messages.get(mid)
             if message is not None and message.info is not None:
                 self.unrouted.add(message.info)
+                self.unrouted_log.append(message.info)
