@@ -16,6 +16,7 @@ import uvicorn
 from psycopg_pool import ConnectionPool
 
 from alerting.channels import build_notifiers
+from alerting.engine import Clock, utc_now
 from alerting.service import AlertingService
 from cli.ingest import ingest_config
 from cli.startup import check_broker, check_migrated
@@ -35,6 +36,7 @@ class Platform:
     ingest: IngestService
     alerting: AlertingService
     provisioner: CredentialProvisioner
+    clock: Clock = utc_now  # the engine's and the API's: tests move it
     server: uvicorn.Server | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -44,6 +46,7 @@ class Platform:
         settings: Settings,
         provisioner: CredentialProvisioner | None = None,
         timer_interval_s: float = 30.0,
+        clock: Clock = utc_now,
     ) -> "Platform":
         url = str(settings.database_url)
         with db.connect(url) as conn:
@@ -52,10 +55,11 @@ class Platform:
         pool = db.open_pool(url, name="platform", max_size=settings.db_pool_max_size)
         notifiers, channels = build_notifiers(settings, pool)
         alerting = AlertingService(
-            pool, url, notifiers, channels, timer_interval_s=timer_interval_s
+            pool, url, notifiers, channels, clock, timer_interval_s=timer_interval_s
         )
         ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
-        return cls(settings, pool, ingest, alerting, provisioner or BrokerProvisioner(settings))
+        provisioner = provisioner or BrokerProvisioner(settings)
+        return cls(settings, pool, ingest, alerting, provisioner, clock)
 
     def app(self) -> Any:
         from api.app import create_app  # the API last: it reads everything else's state
@@ -65,6 +69,7 @@ class Platform:
             self.pool,
             self.provisioner,
             channels=self.alerting.engine.channels,
+            clock=self.clock,
             readiness=self.readiness,
         )
 

@@ -22,13 +22,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 
-from alerting.channels import build_notifiers
 from alerting.engine import utc_now
-from alerting.service import AlertingService
-from cli.ingest import ingest_config
 from cli.platform import Platform
-from cli.wiring import BrokerProvisioner
-from core import db
 from core.settings import Settings
 from core.types import DeviceType
 from device_registry import devices
@@ -37,7 +32,6 @@ from device_registry.provisioning import BrokerAdmin
 from device_registry.schemas import DeviceRegister
 from ingest import writer
 from ingest.messages import Reading
-from ingest.service import IngestService
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from simulators.devices import SimulatedDevice
@@ -72,37 +66,6 @@ class ShiftedClock:
 
     def reset(self) -> None:
         self.offset = timedelta(0)
-
-
-@dataclass
-class ClockedPlatform(Platform):
-    """The platform whose API reads the same clock as its engine."""
-
-    clock: Callable[[], datetime] = utc_now
-
-    def app(self) -> Any:
-        from api.app import create_app
-
-        return create_app(
-            self.settings,
-            self.pool,
-            self.provisioner,
-            channels=self.alerting.engine.channels,
-            clock=self.clock,
-            readiness=self.readiness,
-        )
-
-
-def build_platform(settings: Settings, clock: ShiftedClock) -> ClockedPlatform:
-    """Platform.build, with the clock handed to the engine and the API."""
-    url = str(settings.database_url)
-    pool = db.open_pool(url, name="web-test", max_size=settings.db_pool_max_size)
-    notifiers, channels = build_notifiers(settings, pool)
-    alerting = AlertingService(pool, url, notifiers, channels, clock)
-    ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
-    return ClockedPlatform(
-        settings, pool, ingest, alerting, BrokerProvisioner(settings), clock=clock
-    )
 
 
 @dataclass
@@ -284,7 +247,7 @@ def web_stack(workdir: Path) -> Iterator[WebStack]:
                 db_pool_max_size=8,
             )
             clock = ShiftedClock()
-            platform = build_platform(settings, clock)
+            platform = Platform.build(settings, clock=clock)
             staff = add_staff(platform.pool, world)
             platform.start()
             try:
