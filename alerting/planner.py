@@ -123,11 +123,11 @@ def plan_step(
     if elder is None:
         planned.skipped.append("the alert has no elder to call about")
         return planned
+    # People are reached on their channels; a webhook goes to the deployment's URLs below.
+    personal = [Channel(c) for c in step.channels if Channel(c) in ADDRESSERS]
     for contact in contacts_for(conn, elder, step.targets):
-        for channel in step.channels:
-            _plan_contact(
-                conn, alert, elder, contact, Channel(channel), step, channels, now, planned
-            )
+        for channel in personal:
+            _plan_contact(conn, alert, elder, contact, channel, step, channels, now, planned)
     if Channel.WEBHOOK.value in step.channels:
         for url in channels.webhook_urls:
             address = Address("webhook", url, "zh-CN", Form.CHAT)
@@ -180,10 +180,7 @@ def _plan_contact(
     planned: Planned,
     fallback_of: int | None = None,
 ) -> None:
-    addresser = ADDRESSERS.get(channel)
-    if addresser is None:  # a webhook goes to the deployment's URLs (plan_step), not people
-        return
-    address = addresser(contact, channels)
+    address = ADDRESSERS[channel](contact, channels)
     if isinstance(address, str):
         planned.skipped.append(f"{channel.value} to contact {contact['id']}: {address}")
         return
