@@ -10,9 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import dict_row
 
 from alerting.store import ALERTS_CHANNEL
+from core.db import fetch_one
 from core.masking import mask_phone
 from simulators.demo_world import DemoWorld
 from simulators.twilio_server import TwilioServer
@@ -82,14 +82,13 @@ class AlertPrinter:
                         self._print(conn, int(alert_id), kind)
 
     def _print(self, conn: psycopg.Connection[Any], alert_id: int, kind: str) -> None:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                "SELECT a.rule, a.level, a.acknowledged_by, a.outcome, e.name, h.address"
-                " FROM alerts a LEFT JOIN elders e ON e.id = a.elder_id"
-                " LEFT JOIN homes h ON h.elder_id = e.id WHERE a.id = %s",
-                (alert_id,),
-            )
-            row = cur.fetchone()
+        row = fetch_one(
+            conn,
+            "SELECT a.rule, a.level, a.acknowledged_by, a.outcome, e.name, h.address"
+            " FROM alerts a LEFT JOIN elders e ON e.id = a.elder_id"
+            " LEFT JOIN homes h ON h.elder_id = e.id WHERE a.id = %s",
+            (alert_id,),
+        )
         if row is None:
             return
         self.tally.add(kind, row["rule"])

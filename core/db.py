@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
+from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool
 
 from core.errors import DatabaseUnavailable
@@ -18,16 +19,17 @@ __all__ = ["ConnectionPool", "Row", "connect", "describe", "fetch_all", "fetch_o
 CONNECT_TIMEOUT_S = 10
 
 Row = dict[str, Any]
+Statement = str | SQL | Composed  # what a psycopg cursor executes
 
 
-def fetch_one(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> Row | None:
+def fetch_one(conn: psycopg.Connection[Any], sql: Statement, params: Any = ()) -> Row | None:
     """The first row of a query, by column name."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql, params)
         return cur.fetchone()
 
 
-def fetch_all(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> list[Row]:
+def fetch_all(conn: psycopg.Connection[Any], sql: Statement, params: Any = ()) -> list[Row]:
     """Every row of a query, by column name."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql, params)

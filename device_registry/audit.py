@@ -7,10 +7,10 @@ change that was rolled back, nor misses one that was committed.
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from device_registry.access import Actor
+from device_registry.db import fetch_all
 
 
 def record(
@@ -37,12 +37,11 @@ def list_entries(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     actor.require("audit", "read")
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT id, at, user_id, actor, action, entity, entity_id, detail FROM audit_log"
-            " WHERE (%(entity)s::text IS NULL OR entity = %(entity)s)"
-            " AND (%(entity_id)s::text IS NULL OR entity_id = %(entity_id)s)"
-            " ORDER BY id DESC LIMIT %(limit)s",
-            {"entity": entity, "entity_id": entity_id, "limit": limit},
-        )
-        return cur.fetchall()
+    return fetch_all(
+        conn,
+        "SELECT id, at, user_id, actor, action, entity, entity_id, detail FROM audit_log"
+        " WHERE (%(entity)s::text IS NULL OR entity = %(entity)s)"
+        " AND (%(entity_id)s::text IS NULL OR entity_id = %(entity_id)s)"
+        " ORDER BY id DESC LIMIT %(limit)s",
+        {"entity": entity, "entity_id": entity_id, "limit": limit},
+    )

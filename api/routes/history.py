@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import psycopg
 from fastapi import APIRouter, Query
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from api.deps import ClockDep, CurrentActor, DbDep
 from api.schemas_views import (
@@ -104,9 +103,7 @@ def reading_buckets(
         "until": until,
         "origin": origin,
     }
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, params)
-        return [ReadingPoint(**row) for row in cur.fetchall()]
+    return [ReadingPoint(**row) for row in fetch_all(conn, query, params)]
 
 
 # --- what the routes answer ----------------------------------------------------------------
