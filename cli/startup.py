@@ -46,5 +46,12 @@ def check_broker(settings: Settings, timeout_s: float = 5.0) -> None:
 def serve_metrics(settings: Settings) -> None:
     """/metrics for a process without the API (`nuanxin ingest`, `nuanxin alerting`), so
     scaled-out workers can be watched like `nuanxin serve`."""
-    if settings.metrics_port is not None:
+    if settings.metrics_port is None:
+        return
+    try:
         prometheus_client.start_http_server(settings.metrics_port, addr=settings.api_host)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot serve /metrics on {settings.api_host}:{settings.metrics_port}"
+            f" ({exc.strerror or exc}): set NUANXIN_METRICS_PORT to a free port, or unset it"
+        ) from None

@@ -2,6 +2,7 @@
 losing or doubling a reading; /metrics is valid Prometheus text that counts what came."""
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -127,3 +128,12 @@ def test_alerting_alone_serves_its_metrics_when_given_a_port(stack: IngestStack)
             return False
 
     stack.wait_for(counted, "the engine's /metrics counting the signal")
+
+
+def test_a_metrics_port_in_use_is_one_line_naming_the_variable(stack: IngestStack) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_nuanxin("alerting", env=stack.env(NUANXIN_METRICS_PORT=str(port)))
+    assert result.returncode != 0
+    assert "NUANXIN_METRICS_PORT" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
