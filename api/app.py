@@ -212,7 +212,7 @@ def _web(app: FastAPI) -> None:
 async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
     status = next(code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind))
     if isinstance(exc, InvalidRequest) and exc.field:
-        detail: object = [{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]
+        detail: object = [{"loc": ["body", *exc.location], "msg": str(exc), "type": "value_error"}]
     else:
         detail = str(exc)
     return JSONResponse(status_code=status, content={"detail": detail})

@@ -62,11 +62,20 @@ class Conflict(DomainError):
 
 
 class InvalidRequest(DomainError):
-    """Raised when a request refers to something that makes it meaningless."""
+    """Raised when a request refers to something that makes it meaningless. `field` names
+    the body field at fault: its name, or its place in a nested body
+    (`("levels", 0, "targets", 1, "contact_id")`)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | tuple[str | int, ...] | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+    @property
+    def location(self) -> tuple[str | int, ...]:
+        """Where in the body the fault is, as a validation error's `loc` after "body"."""
+        if self.field is None:
+            return ()
+        return (self.field,) if isinstance(self.field, str) else self.field
 
 
 class ServiceUnavailable(DomainError):

@@ -5,13 +5,12 @@ from typing import Any
 
 import psycopg
 
-from core.errors import InvalidRequest, NotFound
-from device_registry import audit
+from core.errors import NotFound
+from device_registry import audit, scope
 from device_registry.access import Actor
 from device_registry.db import Row, fetch_all, fetch_one, set_clause
-from device_registry.districts import district_of_community
 from device_registry.elders import visible_elder
-from device_registry.schemas import ContactCreate, ContactKind, ContactPublic, ContactUpdate
+from device_registry.schemas import ContactCreate, ContactPublic, ContactUpdate
 
 CONTACT_SELECT = """
 SELECT ct.id, ct.kind, ct.name, ct.phone, ct.locale, ct.elder_id, ct.community_id,
@@ -60,7 +59,7 @@ def create_contact(
     conn: psycopg.Connection[Any], actor: Actor, data: ContactCreate
 ) -> ContactPublic:
     actor.require("contacts", "write")
-    _check_scope(conn, actor, data)
+    scope.check_body(conn, actor, data)
     row = fetch_one(
         conn,
         "INSERT INTO contacts (kind, name, phone, locale, elder_id, community_id, district_id,"
@@ -89,6 +88,7 @@ def update_contact(
 ) -> ContactPublic:
     actor.require("contacts", "write")
     _visible(conn, actor, contact_id)
+    scope.check_body(conn, actor, data)
     changes = data.model_dump(exclude_unset=True)
     if changes:
         clause, params = set_clause(changes)
@@ -114,25 +114,3 @@ def _visible(conn: psycopg.Connection[Any], actor: Actor, contact_id: int) -> Ro
     if row is None:
         raise NotFound(f"contact {contact_id} not found")
     return row
-
-
-def _check_scope(conn: psycopg.Connection[Any], actor: Actor, data: ContactCreate) -> None:
-    """The contact's elder, community or district must be one the actor sees."""
-    if data.kind is ContactKind.FAMILY:
-        assert data.elder_id is not None
-        try:
-            visible_elder(conn, actor, data.elder_id)
-        except NotFound:
-            raise InvalidRequest(f"elder {data.elder_id} not found", field="elder_id") from None
-        return
-    if data.kind is ContactKind.COMMUNITY_WORKER:
-        assert data.community_id is not None
-        district_id = district_of_community(conn, data.community_id)
-        field = "community_id"
-    else:
-        district_id = data.district_id
-        field = "district_id"
-        exists = fetch_one(conn, "SELECT 1 FROM districts WHERE id = %s", (district_id,))
-        district_id = district_id if exists else None
-    if district_id is None or not actor.sees_district(district_id):
-        raise InvalidRequest(f"{field} not found", field=field)

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 import psycopg
 
-from core.errors import Conflict, InvalidRequest, NotFound, NuanxinError, ServiceUnavailable
+from core.errors import Conflict, NotFound, NuanxinError, ServiceUnavailable
 from core.types import DeviceLifecycle
-from device_registry import audit
+from device_registry import audit, scope
 from device_registry.access import Actor
 from device_registry.db import Row, fetch_all, fetch_one, set_clause
 from device_registry.elders import ensure_room, visible_elder
@@ -82,10 +82,8 @@ def register_device(
     provisioner: CredentialProvisioner,
 ) -> DeviceRegistered:
     actor.require("devices", "register")
-    try:
-        home_id = visible_elder(conn, actor, data.elder_id)["home_id"]
-    except NotFound:
-        raise InvalidRequest(f"elder {data.elder_id} not found", field="elder_id") from None
+    scope.check_body(conn, actor, data)
+    home_id = visible_elder(conn, actor, data.elder_id)["home_id"]
     room_id = ensure_room(conn, home_id, data.room) if data.room else None
     _insert(conn, data, home_id, room_id)
     mqtt = None
@@ -147,6 +145,7 @@ def update_device(
 ) -> DevicePublic:
     actor.require("devices", "update")
     device = visible_device(conn, actor, device_id)
+    scope.check_body(conn, actor, data)
     if device["state"] == DeviceLifecycle.DECOMMISSIONED:
         raise Conflict(f"device {device_id} is decommissioned")
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"room", "maintenance"})

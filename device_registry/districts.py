@@ -68,11 +68,6 @@ def create_community(
     return CommunityPublic(**row)
 
 
-def district_of_community(conn: psycopg.Connection[Any], community_id: int) -> int | None:
-    row = fetch_one(conn, "SELECT district_id FROM communities WHERE id = %s", (community_id,))
-    return None if row is None else int(row["district_id"])
-
-
 def find_district_id(conn: psycopg.Connection[Any], name: str) -> int:
     row = fetch_one(conn, "SELECT id FROM districts WHERE name = %s", (name,))
     if row is None:

@@ -7,10 +7,9 @@ import psycopg
 
 from core.errors import InvalidRequest, NotFound
 from core.masking import mask_id_card
-from device_registry import audit
+from device_registry import audit, scope
 from device_registry.access import Actor
 from device_registry.db import Row, fetch_all, fetch_one, set_clause
-from device_registry.districts import district_of_community
 from device_registry.schemas import (
     ElderCreate,
     ElderPublic,
@@ -53,9 +52,7 @@ def get_elder(conn: psycopg.Connection[Any], actor: Actor, elder_id: int) -> Eld
 
 def create_elder(conn: psycopg.Connection[Any], actor: Actor, data: ElderCreate) -> ElderPublic:
     actor.require("elders", "create")
-    district_id = district_of_community(conn, data.community_id)
-    if district_id is None or not actor.sees_district(district_id):
-        raise InvalidRequest(f"community {data.community_id} not found", field="community_id")
+    scope.check_body(conn, actor, data)
     row = fetch_one(
         conn,
         "INSERT INTO elders (community_id, name, id_card, birth_year, phone, health_notes,"
@@ -85,6 +82,7 @@ def update_elder(
 ) -> ElderPublic:
     actor.require("elders", "update")
     visible_elder(conn, actor, elder_id)
+    scope.check_body(conn, actor, data)
     changes = data.model_dump(exclude_unset=True, exclude={"home"})
     if changes:
         clause, params = set_clause(changes)

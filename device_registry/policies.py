@@ -6,11 +6,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from core.errors import Conflict, InvalidRequest, NotFound
-from device_registry import audit
+from core.errors import Conflict, NotFound
+from device_registry import audit, scope
 from device_registry.access import Actor
 from device_registry.db import Row, fetch_all, fetch_one
-from device_registry.elders import visible_elder
 from device_registry.schemas import PolicyBase, PolicyCreate, PolicyPublic, Severity
 
 POLICY_SELECT = """
@@ -38,7 +37,7 @@ def get_policy(conn: psycopg.Connection[Any], actor: Actor, policy_id: int) -> P
 
 def create_policy(conn: psycopg.Connection[Any], actor: Actor, data: PolicyCreate) -> PolicyPublic:
     actor.require("policies", "write")
-    _check_scope(conn, actor, data)
+    scope.check_body(conn, actor, data)
     try:
         with conn.transaction():
             row = fetch_one(
@@ -66,6 +65,7 @@ def replace_policy(
 ) -> PolicyPublic:
     actor.require("policies", "write")
     _visible(conn, actor, policy_id)
+    scope.check_body(conn, actor, data)
     conn.execute(
         "UPDATE escalation_policies SET name = %s, levels = %s, repeat_interval_s = %s,"
         " updated_at = now() WHERE id = %s",
@@ -110,15 +110,3 @@ def _visible(conn: psycopg.Connection[Any], actor: Actor, policy_id: int) -> Row
     if row is None:
         raise NotFound(f"policy {policy_id} not found")
     return row
-
-
-def _check_scope(conn: psycopg.Connection[Any], actor: Actor, data: PolicyCreate) -> None:
-    if data.elder_id is not None:
-        try:
-            visible_elder(conn, actor, data.elder_id)
-        except NotFound:
-            raise InvalidRequest(f"elder {data.elder_id} not found", field="elder_id") from None
-        return
-    exists = fetch_one(conn, "SELECT 1 FROM districts WHERE id = %s", (data.district_id,))
-    if exists is None or data.district_id is None or not actor.sees_district(data.district_id):
-        raise InvalidRequest(f"district {data.district_id} not found", field="district_id")

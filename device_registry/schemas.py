@@ -14,6 +14,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from core.types import DeviceLifecycle, DeviceType
 from device_registry.access import Role
+from device_registry.references import (
+    CommunityRef,
+    ContactRef,
+    DistrictRef,
+    ElderRef,
+    Names,
+    Resource,
+    UserRef,
+)
 
 DEFAULT_PHONE_REGION = "CN"
 
@@ -41,6 +50,9 @@ Phone = Annotated[str, AfterValidator(to_e164)]
 IdCard = Annotated[str, AfterValidator(_id_card)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
+# Ids in request bodies are typed by what they refer to (device_registry.references), so
+# device_registry.scope checks every one of them against the actor's scope.
+NewDeviceId = Annotated[DeviceId, Names(Resource.DEVICE)]
 
 
 class Strict(BaseModel):
@@ -103,7 +115,7 @@ class ElderBase(Strict):
 
 
 class ElderCreate(ElderBase):
-    community_id: int
+    community_id: CommunityRef
     id_card: IdCard | None = None
     home: HomeIn
 
@@ -169,12 +181,16 @@ class ContactCreate(Strict):
     name: Name
     phone: Phone
     locale: Literal["zh-CN", "en"] = "zh-CN"
-    elder_id: int | None = Field(None, description="family members: their elder")
-    community_id: int | None = Field(None, description="community workers: their community")
-    district_id: int | None = Field(None, description="supervisors: their district")
+    elder_id: ElderRef | None = Field(None, description="family members: their elder")
+    community_id: CommunityRef | None = Field(
+        None, description="community workers: their community"
+    )
+    district_id: DistrictRef | None = Field(None, description="supervisors: their district")
     relation: Annotated[str, Field(max_length=50)] = ""
     priority: Annotated[int, Field(ge=1, le=99)] = 1
-    user_id: int | None = None
+    user_id: UserRef | None = Field(
+        None, description="the person's own account, for app alerts; one you look after"
+    )
 
     @model_validator(mode="after")
     def _one_scope(self) -> Self:
@@ -222,9 +238,9 @@ DEFAULT_HEARTBEAT_S = {PowerSource.MAINS: 300, PowerSource.BATTERY: 3600}
 
 
 class DeviceRegister(Strict):
-    device_id: DeviceId
+    device_id: NewDeviceId
     device_type: DeviceType
-    elder_id: int
+    elder_id: ElderRef
     room: Name | None = Field(None, description="room name, created if new (厨房, 卧室 …)")
     model: Annotated[str, Field(max_length=100)] = ""
     serial: Annotated[str, Field(max_length=100)] = ""
@@ -317,7 +333,7 @@ class Target(Strict):
     """Who a level pages: every contact of a kind (family in priority order) or one person."""
 
     role: ContactKind | None = None
-    contact_id: int | None = None
+    contact_id: ContactRef | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -340,8 +356,8 @@ class PolicyBase(Strict):
 
 class PolicyCreate(PolicyBase):
     severity: Severity
-    district_id: int | None = None
-    elder_id: int | None = None
+    district_id: DistrictRef | None = None
+    elder_id: ElderRef | None = None
 
     @model_validator(mode="after")
     def _one_scope(self) -> Self:
@@ -367,8 +383,8 @@ class UserCreate(Strict):
     password: Annotated[str, Field(min_length=10, max_length=200)]
     role: Role
     display_name: Annotated[str, Field(max_length=100)] = ""
-    district_ids: list[int] = []
-    elder_ids: list[int] = []
+    district_ids: list[DistrictRef] = []
+    elder_ids: list[ElderRef] = []
 
     @field_validator("district_ids", "elder_ids", mode="after")
     @classmethod

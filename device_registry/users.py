@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.errors import Conflict, InvalidRequest
-from device_registry import audit
+from device_registry import audit, scope
 from device_registry.access import Actor, Role
 from device_registry.db import Row, fetch_all, fetch_one
 from device_registry.schemas import UserCreate, UserPublic
@@ -34,6 +34,7 @@ LEFT JOIN user_elders ue ON ue.user_id = u.id
 
 def create_user(conn: psycopg.Connection[Any], actor: Actor, data: UserCreate) -> UserPublic:
     actor.require("users", "write")
+    scope.check_body(conn, actor, data)
     try:
         with conn.transaction():
             row = fetch_one(
