@@ -2,8 +2,13 @@
 targets, one notification row per (contact, channel), rendered in the contact's language
 and in the shape its provider can carry. Rows are written pending, in the caller's
 transaction; the dispatcher sends them once that transaction has committed.
+
+Before anyone is addressed, `alerting.recipients` asks whether they may read the alert
+by the API's rule; a contact (or a linked app account) outside the alert's district or
+family is skipped, logged and written on the timeline (`recipient_out_of_scope`).
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerting import store
+from alerting import recipients, store
 from alerting.escalation import Step
 from alerting.notifiers.base import Channel, Locale
 from alerting.notifiers.routing import NoSmsRoute, message_locale, sms_route
@@ -26,6 +31,9 @@ ROLE_SQL = {
     "supervisor": "kind = 'supervisor' AND district_id = %(district_id)s",
 }
 CONTACT_COLUMNS = "id, kind, name, phone, locale, user_id, priority"
+OUT_OF_SCOPE = "recipient_out_of_scope"  # the timeline entry of a skipped recipient
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,7 @@ def plan_step(
     # People are reached on their channels; a webhook goes to the deployment's URLs below.
     personal = [Channel(c) for c in step.channels if Channel(c) in ADDRESSERS]
     for contact in contacts_for(conn, elder, step.targets):
-        for channel in personal:
+        for channel in _reachable(conn, alert, contact, personal, now, planned):
             _plan_contact(conn, alert, elder, contact, channel, step, channels, now, planned)
     if Channel.WEBHOOK.value in step.channels:
         for url in channels.webhook_urls:
@@ -148,11 +156,45 @@ def plan_contact(
     """One contact on one channel: fallbacks after a failed delivery use this."""
     planned = Planned()
     elder = store.elder_facts(conn, alert["elder_id"])
-    if elder is not None:
+    if elder is not None and _reachable(conn, alert, contact, [channel], now, planned):
         _plan_contact(
             conn, alert, elder, contact, channel, step, channels, now, planned, fallback_of
         )
     return planned
+
+
+def _reachable(
+    conn: psycopg.Connection[Any],
+    alert: store.Row,
+    contact: store.Row,
+    wanted: list[Channel],
+    now: datetime,
+    planned: Planned,
+) -> list[Channel]:
+    """The wanted channels on which this contact may hear of the alert: none when the
+    contact is outside its district or family, all but the app when only the linked
+    account is."""
+    barred = recipients.barred(conn, alert["id"], contact["id"])
+    if barred is None:
+        return wanted
+    allowed: list[Channel] = (
+        [] if barred.whole_contact else [c for c in wanted if c is not Channel.APP]
+    )
+    if allowed == wanted:
+        return wanted
+    log.warning(
+        "alert %s: contact %s%s not paged: %s",
+        alert["id"],
+        contact["id"],
+        "" if barred.whole_contact else f" (app account {barred.user_id})",
+        barred.reason,
+    )
+    detail: dict[str, Any] = {"contact_id": contact["id"], "reason": barred.reason}
+    if not barred.whole_contact:
+        detail["user_id"] = barred.user_id
+    store.timeline(conn, alert["id"], now, OUT_OF_SCOPE, **detail)
+    planned.skipped.append(f"contact {contact['id']}: {barred.reason}")
+    return allowed
 
 
 def plan_installer(

@@ -10,7 +10,9 @@ reconnects when it is lost. It turns what it hears into events:
 
 - `alert`: the alert list item, for every connected user who may see that alert — decided
   by the same query as GET /alerts (one query per distinct scope, not per client);
-- `push`: the push as sent, for the connections of the user it is addressed to;
+- `push`: the push as sent, for the connections of the user it is addressed to — and
+  only if that user may see the alert it is about (the same query again), so a push
+  planned for someone outside the alert's district or family never reaches a screen;
 - `resync`: "you may have missed changes, reload the list" — after the listener had to
   reconnect, or when a client fell so far behind that its queue overflowed.
 
@@ -221,8 +223,27 @@ class LiveListener:
         for push in pushes:
             event = ServerEvent("push", json.dumps(push, ensure_ascii=False))
             user = str(push["user_id"])
-            batch += [(s, event) for s in subscribers if str(s.actor.user_id) == user]
+            addressed = [s for s in subscribers if str(s.actor.user_id) == user]
+            batch += [(s, event) for s in self._allowed(addressed, push)]
         self._hub.deliver_threadsafe(batch)
+
+    def _allowed(self, addressed: list[Subscriber], push: dict[str, Any]) -> list[Subscriber]:
+        """The addressed streams whose user may see the push's alert."""
+        if not addressed:
+            return []
+        alert_id = push.get("alert_id")
+        if not isinstance(alert_id, int):
+            log.warning("live stream: a push names no alert; dropped")
+            return []
+        with self._pool.connection() as conn:
+            allowed = [s for s in addressed if _sees(conn, s.actor, alert_id)]
+        if len(allowed) < len(addressed):
+            log.warning(
+                "live stream: push about alert %s not shown to user %s: outside their scope",
+                alert_id,
+                push["user_id"],
+            )
+        return allowed
 
     def _alert_events(
         self, alert_ids: list[int], subscribers: list[Subscriber]
@@ -244,6 +265,13 @@ class LiveListener:
                         event = ServerEvent("alert", items[alert_id].model_dump_json())
                         batch += [(subscriber, event) for subscriber in members]
         return batch
+
+
+def _sees(conn: psycopg.Connection[Any], actor: Actor, alert_id: int) -> bool:
+    try:
+        return bool(visible_alerts(conn, actor, [alert_id]))
+    except PermissionDenied:  # a role that reads no alerts at all
+        return False
 
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])

@@ -64,6 +64,9 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("reports", "read"): frozenset({ADMIN, OPERATOR}),
 }
 
+# The `test` flag of an alert → the PERMISSIONS resource that governs it.
+ALERT_RESOURCES: dict[bool, str] = {False: "alerts", True: "test_alerts"}
+
 # Roles whose scope is a set of districts; family members are scoped to elders.
 DISTRICT_SCOPED = frozenset({OPERATOR, INSTALLER, WORKER})
 
@@ -99,6 +102,17 @@ class Actor:
         if self.role in DISTRICT_SCOPED:
             return f"{district_column} = ANY(%s)", [list(self.district_ids)]
         return f"{elder_column} = ANY(%s)", [list(self.elder_ids)]
+
+
+def alert_scope(actor: Actor, action: str = "read") -> tuple[str, list[object]]:
+    """SQL condition on `a` (alerts) and `c` (communities) limiting rows to the alerts
+    this actor may `action`, with its parameters. The API lists alerts with it, and the
+    alert engine asks it before paging anyone (alerting.recipients)."""
+    kinds = [test for test, resource in ALERT_RESOURCES.items() if actor.can(resource, action)]
+    if not kinds:
+        raise PermissionDenied(f"role {actor.role} may not {action} alerts")
+    condition, params = actor.elder_filter("a.elder_id", "c.district_id")
+    return f"({condition}) AND a.test = ANY(%s)", [*params, kinds]
 
 
 def system_actor(name: str = "system") -> Actor:

@@ -116,6 +116,12 @@ def actor_for_token(conn: psycopg.Connection[Any], token: str) -> Actor | None:
     return None if row is None else actor_from_row(row)
 
 
+def actor_for_user(conn: psycopg.Connection[Any], user_id: int) -> Actor | None:
+    """The active account's actor (what it would see if it signed in now), else None."""
+    row = fetch_one(conn, f"{USER_SELECT} WHERE u.id = %s AND u.active GROUP BY u.id", (user_id,))
+    return None if row is None else actor_from_row(row)
+
+
 def actor_from_row(row: Row) -> Actor:
     return Actor(
         user_id=row["id"],

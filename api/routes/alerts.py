@@ -1,7 +1,7 @@
 """Alerts: list and detail (timeline and notifications), and what people do to them —
 acknowledge, confirm being on site, resolve with an outcome.
 
-Who sees an alert is decided once, by `alert_scope`: the actor's elders or districts
+Who sees an alert is decided once, by `access.alert_scope`: the actor's elders or districts
 (`Actor.elder_filter`) and, from the PERMISSIONS table, which kinds of alert their role
 reads or acts on — real ones ("alerts") or installers' test ones ("test_alerts"). An
 alert outside that answers 404; a visible alert the role may not act on, 403.
@@ -27,17 +27,14 @@ from api.schemas_alerts import (
     mask_destination,
     mask_detail,
 )
-from core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from core.errors import Conflict, InvalidRequest, NotFound
 from core.masking import mask_text
 from device_registry import audit
-from device_registry.access import Actor
+from device_registry.access import ALERT_RESOURCES, Actor, alert_scope
 from device_registry.db import fetch_all
 from device_registry.schemas import Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-
-# The `test` flag of an alert → the PERMISSIONS resource that governs it.
-ALERT_RESOURCES: Final = {False: "alerts", True: "test_alerts"}
 
 ALERT_SELECT = """
 SELECT a.id, a.elder_id, e.name AS elder_name, h.address, e.community_id, c.district_id,
@@ -75,16 +72,6 @@ FILTERS: Final = {
 STATUS_CONDITION: Final = {StatusFilter.ACTIVE: "a.status <> 'resolved'"}
 # Whoever looks at what is still open needs the most urgent first.
 SEVERITY_ORDER: Final = [s.value for s in Severity]
-
-
-def alert_scope(actor: Actor, action: str = "read") -> tuple[str, list[object]]:
-    """SQL condition on `a` (alerts) and `c` (communities) limiting rows to the alerts
-    this actor may `action`, with its parameters."""
-    kinds = [test for test, resource in ALERT_RESOURCES.items() if actor.can(resource, action)]
-    if not kinds:
-        raise PermissionDenied(f"role {actor.role} may not {action} alerts")
-    condition, params = actor.elder_filter("a.elder_id", "c.district_id")
-    return f"({condition}) AND a.test = ANY(%s)", [*params, kinds]
 
 
 def list_alerts(

@@ -3,6 +3,7 @@ and notifications, the ack → on-site → resolve transitions with their audit 
 the live stream over real HTTP (uvicorn). Alerts are opened by `AlertEngine.trigger`."""
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -16,7 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from alerting.dispatch import Dispatcher
 from alerting.engine import utc_now
-from alerting.notifiers.pg_push import PgPushNotifier
+from alerting.notifiers.pg_push import PUSH_CHANNEL, PgPushNotifier
 from alerting.planner import Channels
 from api.app import create_app
 from api.stream import LiveHub, ServerEvent
@@ -364,6 +365,30 @@ def test_push_reaches_the_addressed_user_only(
             where=lambda e: e.json()["id"] == alert_id and e.json()["status"] == "acknowledged",
         )
     assert not [e for e in admin.seen if e.event == "push"]
+
+
+def test_a_push_about_an_alert_outside_the_users_scope_never_reaches_their_stream(
+    live: str, auth: Auth, world: World, pool: ConnectionPool, database_url: str
+) -> None:
+    """A push addressed to a 康巴什区 worker about an alert of 东胜区 (planned before the
+    planner checked scope, or by any other mistake) is dropped by the stream; the same
+    worker's push about their own district's alert still arrives."""
+    with pool.connection() as conn:
+        row = conn.execute("SELECT id FROM users WHERE username = %s", (OTHER_WORKER,)).fetchone()
+    assert row is not None
+    other_user = str(row[0])
+    east = open_alert(pool, world, "east_b", rule="smoke")
+    kbs = open_alert(pool, world, "kbs", rule="smoke")
+    with stream(live, auth(OTHER_WORKER)) as other:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for alert_id in (east, kbs):  # in this order: the second proves the first was read
+                payload = {"user_id": other_user, "notification_id": 0, "alert_id": alert_id}
+                conn.execute(
+                    "SELECT pg_notify(%s, %s)",
+                    (PUSH_CHANNEL, json.dumps({**payload, "text": f"alert {alert_id}"})),
+                )
+        other.next("push", where=lambda e: e.json()["alert_id"] == kbs)
+    assert [e.json()["alert_id"] for e in other.seen if e.event == "push"] == [kbs]
 
 
 def test_stream_needs_a_token(live: str) -> None:
