@@ -85,7 +85,9 @@ elderly people who live alone.
 **Sign in** with `POST /api/v1/auth/token` (username and password, form-encoded) and send
 the token as `Authorization: Bearer …`. Roles: `admin`, `operator`, `installer`,
 `community_worker`, `family`. Staff see only their assigned districts, family members only
-their own elder; anything outside answers 404.
+their own elder; anything outside answers 404. An id inside a request body that lies
+outside (or does not exist) answers 422 naming the field's place in `loc`; what each id
+refers to is marked `x-references` in this document.
 
 **Provisioning.** Registering a device (`POST /api/v1/devices`) creates its own MQTT
 account through Mosquitto's dynamic-security plugin: it may publish only under
