@@ -21,7 +21,6 @@ HIDDEN = "***"
 # --- values ----------------------------------------------------------------------------
 
 _DIGIT_RUN = re.compile(r"\+?\d{7,15}")
-_SEPARATORS = re.compile(r"[ -]")
 
 
 def mask_phone(number: str) -> str:
@@ -79,25 +78,40 @@ _CREDENTIALS: tuple[tuple[Callable[[str], bool], str], ...] = (
 )
 _CREDENTIAL_RULES = tuple((test, re.compile(pattern)) for test, pattern in _CREDENTIALS)
 
+# A phone number also reaches a log plainly transformed: URL-encoded by the client that
+# sent it (uvicorn logs the request line as sent, `%2B86…`), JSON-escaped, grouped with
+# spaces, dashes or dots. These are the plus signs and separators it may be written with.
+_PLUS = r"(?:\+|%2[Bb]|\\u002[Bb])"
+_SEPARATOR = r"(?:[ -]|%20)"
+_PLUS_FORMS = re.compile(r"%2[Bb]|\\u002[Bb]")
+_SEPARATOR_FORMS = re.compile(r"[ .()-]|%20")
+
+
+def _plain_phone(text: str) -> str:
+    """The number as E.164 digits (with its plus, if it had one), whatever the form."""
+    return _SEPARATOR_FORMS.sub("", _PLUS_FORMS.sub("+", text))
+
+
 # Numbers: group name → (pattern, mask). Tried left to right at each position, so an ID
 # card is never masked as a phone number. The lookahead lets the engine skip quickly to
-# the next digit or plus sign.
+# the next digit, plus sign, percent sign or backslash.
 _NUMBERS: dict[str, tuple[str, Callable[[str], str]]] = {
     # Chinese resident ID card: 17 digits and a check character (digit or X)
     "id_card": (r"(?<!\d)\d{17}[\dXx](?!\d)", lambda text: mask_id_card(text) or HIDDEN),
-    # E.164, also written with spaces or dashes: +8613812345678, +1 415-555-0101
+    # E.164, also grouped: +8613812345678, +1 415-555-0101, +86.138.1234.5678, %2B86…
     "e164": (
-        r"\+[1-9](?:[ -]?\d){6,14}(?!\d)",
-        lambda text: mask_phone(_SEPARATORS.sub("", text)),
+        rf"{_PLUS}[1-9](?:(?:{_SEPARATOR}|\.)?\d){{6,14}}(?!\d)",
+        lambda text: mask_phone(_plain_phone(text)),
     ),
-    # a mainland mobile without its country code: 13812345678, 138 1234 5678
+    # a mainland mobile without its plus: 13812345678, 138 1234 5678, 86 138 1234 5678
+    # (no dots here: 192.168.100.12 is an address, not a phone number)
     "mainland_mobile": (
-        r"(?<![\d+])1[3-9]\d(?:[ -]?\d){8}(?!\d)",
-        lambda text: mask_phone(_SEPARATORS.sub("", text)),
+        rf"(?<![\d+])(?:86{_SEPARATOR}?)?1[3-9]\d(?:{_SEPARATOR}?\d){{8}}(?!\d)",
+        lambda text: mask_phone(_plain_phone(text)),
     ),
 }
 _NUMBER_PATTERN = re.compile(
-    r"(?=[+\d])(?:" + "|".join(f"(?P<{name}>{p})" for name, (p, _) in _NUMBERS.items()) + ")"
+    r"(?=[+\d%\\])(?:" + "|".join(f"(?P<{name}>{p})" for name, (p, _) in _NUMBERS.items()) + ")"
 )
 
 
