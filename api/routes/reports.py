@@ -8,11 +8,10 @@ in it. Phone numbers are masked for everyone but admins, as in alert details.
 The CSV holds three tables one after another, separated by an empty row: `summary`
 (response times), `alerts` (counts by rule and outcome) and `deliveries`. The first
 column of every row names its table, so a spreadsheet filter or a script splits them.
-It starts with a UTF-8 byte-order mark: without it Excel reads Chinese as mojibake.
+It is written by core.spreadsheet, the one CSV writer: a cell that a spreadsheet would run
+as a formula is written as text, phone numbers as `tel:+86-138-…`.
 """
 
-import csv
-import io
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
@@ -37,6 +36,7 @@ from api.schemas_views import (
     RuleOutcomeCount,
 )
 from core.masking import mask_text
+from core.spreadsheet import csv_text
 from device_registry.access import Actor
 from device_registry.db import fetch_all
 
@@ -215,33 +215,31 @@ DELIVERY_COLUMNS: Final = (
 
 def report_csv(report: MonthlyReport) -> str:
     zone = ZoneInfo(report.timezone)
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
+    rows: list[list[Any]] = []
 
-    def table(section: str, columns: tuple[str, ...], rows: Iterable[tuple[str, Any]]) -> None:
+    def table(section: str, columns: tuple[str, ...], items: Iterable[tuple[str, Any]]) -> None:
         """One table: a header row, then its rows, each led by section, month, district."""
-        writer.writerow(["section", "month", "district", *columns])
-        for district, row in rows:
-            values = [_cell(getattr(row, column), zone) for column in columns]
-            writer.writerow([section, report.month, district, *values])
+        rows.append(["section", "month", "district", *columns])
+        for district, item in items:
+            values = [_cell(getattr(item, column), zone) for column in columns]
+            rows.append([section, report.month, district, *values])
 
     table(
         "summary",
         ("severity", *SUMMARY_COLUMNS),
         ((d.district_name, r) for d in report.districts for r in d.response),
     )
-    writer.writerow([])
+    rows.append([])
     table(
         "alerts", ALERT_COLUMNS, ((d.district_name, a) for d in report.districts for a in d.alerts)
     )
-    writer.writerow([])
+    rows.append([])
     table(
         "deliveries",
         DELIVERY_COLUMNS,
         ((d.district_name, n) for d in report.districts for n in d.deliveries),
     )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 def _cell(value: Any, zone: ZoneInfo) -> Any:
@@ -252,7 +250,7 @@ def _cell(value: Any, zone: ZoneInfo) -> Any:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, float):
         return round(value)
-    return "" if value is None else value
+    return value
 
 
 # --- route ---------------------------------------------------------------------------------

