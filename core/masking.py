@@ -14,6 +14,8 @@ process never needs to remember to do it.
 import re
 import threading
 from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 HIDDEN = "***"
@@ -42,6 +44,63 @@ def mask_text(text: str) -> str:
     """Every run of 7-15 digits in text people read in the API (provider errors quote the
     number they refused); broad on purpose, where logs need the narrower `Redactor`."""
     return _DIGIT_RUN.sub(lambda m: mask_phone(m.group()), text)
+
+
+def mask_free_text(value: Any) -> Any:
+    """Text a provider or the timeline wrote, as a string or inside JSON: phone numbers
+    masked, URLs without their query."""
+    if isinstance(value, str):
+        return mask_url(value) if value.startswith(("http://", "https://")) else mask_text(value)
+    if isinstance(value, dict):
+        return {key: mask_free_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_free_text(item) for item in value]
+    return value
+
+
+# --- kinds of personal fields ----------------------------------------------------------
+
+
+class FieldKind(StrEnum):
+    """What a field of an answer holds, as far as who may read it is concerned. Which
+    role sees which kind whole, masked or not at all is device_registry.access.EXPOSURE."""
+
+    ELDER_PHONE = "elder_phone"
+    CONTACT_PHONE = "contact_phone"  # contacts, and the numbers notifications went to
+    ID_CARD = "id_card"
+    HEALTH_NOTES = "health_notes"
+    ADDRESS = "address"
+    ACCESS_NOTES = "access_notes"  # how a responder gets in: key holders, door codes
+    WEBHOOK_URL = "webhook_url"  # robot keys live in the query
+    ACCOUNT_ID = "account_id"  # our own user id, where the app channel delivers
+    PROVIDER_TEXT = "provider_text"  # errors and timeline details: may quote a number
+    DESTINATION = "destination"  # where a notification went: one of the three above
+
+
+# kind → its masked form; None: the kind has none, so a role sees it whole or not at all.
+MASKS: dict[FieldKind, Callable[[Any], Any] | None] = {
+    FieldKind.ELDER_PHONE: mask_phone,
+    FieldKind.CONTACT_PHONE: mask_phone,
+    FieldKind.ID_CARD: mask_id_card,
+    FieldKind.HEALTH_NOTES: None,
+    FieldKind.ADDRESS: None,
+    FieldKind.ACCESS_NOTES: None,
+    FieldKind.WEBHOOK_URL: mask_url,
+    FieldKind.ACCOUNT_ID: None,
+    FieldKind.PROVIDER_TEXT: mask_free_text,
+    FieldKind.DESTINATION: None,  # never applied: resolved by `concrete_kind` first
+}
+
+
+def concrete_kind(kind: FieldKind, value: object) -> FieldKind:
+    """A destination is a phone number, a webhook URL or an account id: its own kind."""
+    if kind is not FieldKind.DESTINATION or not isinstance(value, str):
+        return kind
+    if value.startswith(("http://", "https://")):
+        return FieldKind.WEBHOOK_URL
+    if value[:1] == "+" or value[:1].isdigit():
+        return FieldKind.CONTACT_PHONE
+    return FieldKind.ACCOUNT_ID
 
 
 # --- free text -------------------------------------------------------------------------

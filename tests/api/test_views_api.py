@@ -322,7 +322,8 @@ def test_the_monthly_report_per_district(
         seeded.alerts["battery"],
     }
     sms = [d for d in deliveries if d["channel"] == "sms"]
-    assert sms and {d["destination"] for d in sms} == {"+141****0101"}
+    # operators keep the contacts and stand in as duty supervisors: numbers whole
+    assert sms and {d["destination"] for d in sms} == {WORKER_PHONE}
 
     admin = get(client, auth(world.usernames["admin"]), "/reports/monthly", month=month)
     assert {d["district_name"] for d in admin["districts"]} == {"东胜区", "康巴什区"}
@@ -369,7 +370,9 @@ def test_the_monthly_report_as_csv(
     delivery = sections["deliveries"][0]
     assert delivery["month"] == month
     datetime.strptime(delivery["created_at"], "%Y-%m-%d %H:%M:%S")  # local wall-clock time
-    assert all(WORKER_PHONE not in r["destination"] for r in sections["deliveries"])
+    assert {r["destination"] for r in sections["deliveries"] if r["channel"] == "sms"} == {
+        "tel:+1-415-555-0101"  # WORKER_PHONE, readable and inert
+    }
 
 
 def test_the_monthly_report_refuses_bad_months_and_other_roles(
