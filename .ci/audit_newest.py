@@ -4,12 +4,17 @@ pip-audit asks the index for each installed release's advisories; some indexes a
 those queries with 404, and then nothing can be audited. The same index still serves each
 project's JSON, whose `vulnerabilities` are those of the project's newest release. So:
 
-- a distribution installed at its project's newest release is audited for real: each of
-  its advisories that is not withdrawn fails the run, unless passed as --ignore-vuln ID;
+- a release whose own page the index serves is audited against it, newest or not;
+- otherwise a distribution installed at its project's newest release — the highest final
+  release, compared as versions (84.2.0 is 84.2), not the index's `info.version`, which
+  some indexes set to their latest upload — is audited for real: each of its advisories
+  that is not withdrawn fails the run, unless passed as --ignore-vuln ID;
 - a distribution held back from the newest release (a cap set by another dependency)
   cannot be audited this way: it fails the run unless it is listed, with the reason, in
   .ci/held-back.txt — and the list says which release it is held at, so a new cap or a
   lifted one shows up as a failure too;
+- a release newer than the index's newest (an index that lags) cannot be audited and
+  fails the run, saying so;
 - an index that does not answer fails the run.
 
 `--probe` only says whether the per-release data is served (exit 0) or not (exit 1), so
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pip
+from packaging.version import InvalidVersion, Version  # pip-audit's own dependency
 from pip._internal.models.index import PyPI  # the index's JSON API, as pip itself knows it
 
 HELD_BACK = Path(__file__).with_name("held-back.txt")
@@ -56,20 +62,50 @@ def held_back(listing: Path) -> dict[str, str]:
     return dict(entry.split("==", 1) for entry in entries if entry)
 
 
+def newest_release(project: dict[str, Any]) -> Version:
+    """The highest final release that is not yanked: what pip installs. Some indexes
+    name their latest upload as `info.version` — a post-release of an older series —
+    so the releases decide where they are listed."""
+    finals = [
+        Version(release)
+        for release, files in (project.get("releases") or {}).items()
+        if files and not all(f.get("yanked") for f in files) and _final(release)
+    ]
+    return max(finals, default=Version(project["info"]["version"]))
+
+
+def _final(release: str) -> bool:
+    try:
+        return not Version(release).is_prerelease
+    except InvalidVersion:
+        return False
+
+
+def advisories(name: str, version: str, found: dict[str, Any], ignored: set[str]) -> list[str]:
+    return [
+        f"{name}=={version}: {vuln['id']} (fixed in {', '.join(vuln.get('fixed_in') or ['-'])})"
+        for vuln in found.get("vulnerabilities") or []
+        if not vuln.get("withdrawn") and vuln["id"] not in ignored
+    ]
+
+
 def problems(
     api: str, name: str, version: str, ignored: set[str], allowed: dict[str, str]
 ) -> list[str]:
+    try:  # the release's own advisories, where the index serves them
+        return advisories(name, version, fetch(api, f"{name}/{version}"), ignored)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
     project = fetch(api, name)
-    newest = project["info"]["version"]
-    if version != newest:
+    newest, installed = newest_release(project), Version(version)
+    if installed > newest:
+        return [f"{name}=={version}: newer than the index's newest release ({newest})"]
+    if installed < newest:
         if allowed.get(name) == version:
             return []
         return [f"{name}=={version}: held back from {newest}, so it cannot be audited here"]
-    return [
-        f"{name}=={version}: {vuln['id']} (fixed in {', '.join(vuln.get('fixed_in') or ['-'])})"
-        for vuln in project.get("vulnerabilities") or []
-        if not vuln.get("withdrawn") and vuln["id"] not in ignored
-    ]
+    return advisories(name, version, project, ignored)
 
 
 def main(argv: list[str]) -> int:

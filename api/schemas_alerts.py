@@ -1,9 +1,10 @@
 """Alert request and response models: AlertBase → AlertPublic → AlertDetail, and the
 bodies of the actions people take.
 
-Destinations are personal data: everyone but admins sees phone numbers as
-+86139****5678 and webhook URLs without their query (robot keys live there), masked by
-core.masking, which the logs use too.
+Addresses, destinations and provider text are personal data: each field declares its
+kind (device_registry.personal), and the API shows it to each role as the EXPOSURE table
+says — phone numbers as +86139****5678 and webhook URLs without their query (robot keys
+live there) to those who may not see them whole.
 """
 
 from datetime import datetime
@@ -13,7 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from alerting.lifecycle import Outcome
-from core.masking import mask_phone, mask_text, mask_url
+from core.masking import FieldKind
+from device_registry.personal import personal
 from device_registry.schemas import Severity, Strict
 
 
@@ -49,7 +51,7 @@ class AlertPublic(AlertBase):
     id: int
     elder_id: int | None
     elder_name: str | None
-    address: str | None
+    address: str | None = personal(FieldKind.ADDRESS)
     community_id: int | None
     district_id: int | None
     district_name: str | None
@@ -81,8 +83,8 @@ class AlertPublic(AlertBase):
 class TimelineEntry(BaseModel):
     at: datetime
     kind: str
-    actor: str
-    detail: dict[str, Any]
+    actor: str = personal(FieldKind.PROVIDER_TEXT, "who: a person, a contact or the platform")
+    detail: dict[str, Any] = personal(FieldKind.PROVIDER_TEXT)
 
 
 class NotificationPublic(BaseModel):
@@ -91,12 +93,12 @@ class NotificationPublic(BaseModel):
     round: int
     channel: str
     provider: str | None
-    destination: str = Field(description="masked for everyone but admins")
+    destination: str = personal(FieldKind.DESTINATION, "a phone number, webhook URL or account")
     contact_id: int | None
     contact_name: str | None
     status: str
     attempts: int
-    error: str | None
+    error: str | None = personal(FieldKind.PROVIDER_TEXT, "what the provider answered")
     fallback_of: int | None = Field(description="the notification this one replaces")
     created_at: datetime
     sent_at: datetime | None
@@ -111,24 +113,3 @@ class AlertDetail(AlertPublic):
 class AlertResolve(Strict):
     outcome: Outcome
     note: Annotated[str, Field(max_length=2000)] = ""
-
-
-# --- masking ---------------------------------------------------------------------------
-
-
-def mask_destination(channel: str, destination: str) -> str:
-    if channel == "webhook":
-        return mask_url(destination)
-    if channel == "app":
-        return destination  # our own user id
-    return mask_phone(destination)
-
-
-def mask_detail(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_url(value) if value.startswith(("http://", "https://")) else mask_text(value)
-    if isinstance(value, dict):
-        return {key: mask_detail(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [mask_detail(item) for item in value]
-    return value

@@ -13,6 +13,8 @@ from typing import Final
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from core.masking import FieldKind
+from device_registry.personal import personal
 from device_registry.schemas import Severity
 
 # People in Ordos read days, weeks and months in this zone (no daylight saving time).
@@ -106,7 +108,7 @@ class DeviceAttention(BaseModel):
     device_type: str
     elder_id: int
     elder_name: str
-    address: str
+    address: str = personal(FieldKind.ADDRESS)
     district_name: str
     room: str | None
     online: bool | None
@@ -169,11 +171,11 @@ class DeliveryAttempt(BaseModel):
     round: int
     channel: str
     provider: str | None
-    destination: str = Field(description="masked for everyone but admins")
+    destination: str = personal(FieldKind.DESTINATION, "a phone number, webhook URL or account")
     contact_name: str | None
     status: str
     attempts: int
-    error: str | None
+    error: str | None = personal(FieldKind.PROVIDER_TEXT, "what the provider answered")
     fallback_of: int | None
     created_at: datetime
     sent_at: datetime | None

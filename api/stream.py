@@ -39,9 +39,11 @@ from alerting.notifiers.pg_push import PUSH_CHANNEL
 from alerting.store import ALERTS_CHANNEL
 from api.deps import StreamActor
 from api.routes.alerts import visible_alerts
+from api.views import PersonalDataRoute
 from core.db import connect
 from core.errors import PermissionDenied
 from device_registry.access import Actor
+from device_registry.personal import view_for
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +261,8 @@ class LiveListener:
                     visible = visible_alerts(conn, members[0].actor, alert_ids)
                 except PermissionDenied:  # a role that reads no alerts at all
                     continue
-                items = {a.id: a for a in visible}
+                role = members[0].actor.role  # one scope, one role
+                items = {a.id: view_for(a, role) for a in visible}
                 for alert_id in alert_ids:
                     if alert_id in items:
                         event = ServerEvent("alert", items[alert_id].model_dump_json())
@@ -274,7 +277,7 @@ def _sees(conn: psycopg.Connection[Any], actor: Actor, alert_id: int) -> bool:
         return False
 
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=PersonalDataRoute)
 
 
 @router.get(

@@ -14,6 +14,8 @@ process never needs to remember to do it.
 import re
 import threading
 from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 HIDDEN = "***"
@@ -21,7 +23,6 @@ HIDDEN = "***"
 # --- values ----------------------------------------------------------------------------
 
 _DIGIT_RUN = re.compile(r"\+?\d{7,15}")
-_SEPARATORS = re.compile(r"[ -]")
 
 
 def mask_phone(number: str) -> str:
@@ -43,6 +44,63 @@ def mask_text(text: str) -> str:
     """Every run of 7-15 digits in text people read in the API (provider errors quote the
     number they refused); broad on purpose, where logs need the narrower `Redactor`."""
     return _DIGIT_RUN.sub(lambda m: mask_phone(m.group()), text)
+
+
+def mask_free_text(value: Any) -> Any:
+    """Text a provider or the timeline wrote, as a string or inside JSON: phone numbers
+    masked, URLs without their query."""
+    if isinstance(value, str):
+        return mask_url(value) if value.startswith(("http://", "https://")) else mask_text(value)
+    if isinstance(value, dict):
+        return {key: mask_free_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_free_text(item) for item in value]
+    return value
+
+
+# --- kinds of personal fields ----------------------------------------------------------
+
+
+class FieldKind(StrEnum):
+    """What a field of an answer holds, as far as who may read it is concerned. Which
+    role sees which kind whole, masked or not at all is device_registry.access.EXPOSURE."""
+
+    ELDER_PHONE = "elder_phone"
+    CONTACT_PHONE = "contact_phone"  # contacts, and the numbers notifications went to
+    ID_CARD = "id_card"
+    HEALTH_NOTES = "health_notes"
+    ADDRESS = "address"
+    ACCESS_NOTES = "access_notes"  # how a responder gets in: key holders, door codes
+    WEBHOOK_URL = "webhook_url"  # robot keys live in the query
+    ACCOUNT_ID = "account_id"  # our own user id, where the app channel delivers
+    PROVIDER_TEXT = "provider_text"  # errors and timeline details: may quote a number
+    DESTINATION = "destination"  # where a notification went: one of the three above
+
+
+# kind → its masked form; None: the kind has none, so a role sees it whole or not at all.
+MASKS: dict[FieldKind, Callable[[Any], Any] | None] = {
+    FieldKind.ELDER_PHONE: mask_phone,
+    FieldKind.CONTACT_PHONE: mask_phone,
+    FieldKind.ID_CARD: mask_id_card,
+    FieldKind.HEALTH_NOTES: None,
+    FieldKind.ADDRESS: None,
+    FieldKind.ACCESS_NOTES: None,
+    FieldKind.WEBHOOK_URL: mask_url,
+    FieldKind.ACCOUNT_ID: None,
+    FieldKind.PROVIDER_TEXT: mask_free_text,
+    FieldKind.DESTINATION: None,  # never applied: resolved by `concrete_kind` first
+}
+
+
+def concrete_kind(kind: FieldKind, value: object) -> FieldKind:
+    """A destination is a phone number, a webhook URL or an account id: its own kind."""
+    if kind is not FieldKind.DESTINATION or not isinstance(value, str):
+        return kind
+    if value.startswith(("http://", "https://")):
+        return FieldKind.WEBHOOK_URL
+    if value[:1] == "+" or value[:1].isdigit():
+        return FieldKind.CONTACT_PHONE
+    return FieldKind.ACCOUNT_ID
 
 
 # --- free text -------------------------------------------------------------------------
@@ -79,25 +137,40 @@ _CREDENTIALS: tuple[tuple[Callable[[str], bool], str], ...] = (
 )
 _CREDENTIAL_RULES = tuple((test, re.compile(pattern)) for test, pattern in _CREDENTIALS)
 
+# A phone number also reaches a log plainly transformed: URL-encoded by the client that
+# sent it (uvicorn logs the request line as sent, `%2B86…`), JSON-escaped, grouped with
+# spaces, dashes or dots. These are the plus signs and separators it may be written with.
+_PLUS = r"(?:\+|%2[Bb]|\\u002[Bb])"
+_SEPARATOR = r"(?:[ -]|%20)"
+_PLUS_FORMS = re.compile(r"%2[Bb]|\\u002[Bb]")
+_SEPARATOR_FORMS = re.compile(r"[ .()-]|%20")
+
+
+def _plain_phone(text: str) -> str:
+    """The number as E.164 digits (with its plus, if it had one), whatever the form."""
+    return _SEPARATOR_FORMS.sub("", _PLUS_FORMS.sub("+", text))
+
+
 # Numbers: group name → (pattern, mask). Tried left to right at each position, so an ID
 # card is never masked as a phone number. The lookahead lets the engine skip quickly to
-# the next digit or plus sign.
+# the next digit, plus sign, percent sign or backslash.
 _NUMBERS: dict[str, tuple[str, Callable[[str], str]]] = {
     # Chinese resident ID card: 17 digits and a check character (digit or X)
     "id_card": (r"(?<!\d)\d{17}[\dXx](?!\d)", lambda text: mask_id_card(text) or HIDDEN),
-    # E.164, also written with spaces or dashes: +8613812345678, +1 415-555-0101
+    # E.164, also grouped: +8613812345678, +1 415-555-0101, +86.138.1234.5678, %2B86…
     "e164": (
-        r"\+[1-9](?:[ -]?\d){6,14}(?!\d)",
-        lambda text: mask_phone(_SEPARATORS.sub("", text)),
+        rf"{_PLUS}[1-9](?:(?:{_SEPARATOR}|\.)?\d){{6,14}}(?!\d)",
+        lambda text: mask_phone(_plain_phone(text)),
     ),
-    # a mainland mobile without its country code: 13812345678, 138 1234 5678
+    # a mainland mobile without its plus: 13812345678, 138 1234 5678, 86 138 1234 5678
+    # (no dots here: 192.168.100.12 is an address, not a phone number)
     "mainland_mobile": (
-        r"(?<![\d+])1[3-9]\d(?:[ -]?\d){8}(?!\d)",
-        lambda text: mask_phone(_SEPARATORS.sub("", text)),
+        rf"(?<![\d+])(?:86{_SEPARATOR}?)?1[3-9]\d(?:{_SEPARATOR}?\d){{8}}(?!\d)",
+        lambda text: mask_phone(_plain_phone(text)),
     ),
 }
 _NUMBER_PATTERN = re.compile(
-    r"(?=[+\d])(?:" + "|".join(f"(?P<{name}>{p})" for name, (p, _) in _NUMBERS.items()) + ")"
+    r"(?=[+\d%\\])(?:" + "|".join(f"(?P<{name}>{p})" for name, (p, _) in _NUMBERS.items()) + ")"
 )
 
 

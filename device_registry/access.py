@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.errors import PermissionDenied
+from core.masking import FieldKind
 
 
 class Role(StrEnum):
@@ -34,8 +35,6 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("elders", "create"): frozenset({ADMIN, OPERATOR, INSTALLER}),
     ("elders", "update"): frozenset({ADMIN, OPERATOR, WORKER}),
     ("elders", "delete"): frozenset({ADMIN}),
-    ("elders", "read_health_notes"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
-    ("elders", "read_id_card"): frozenset({ADMIN}),
     ("contacts", "read"): frozenset({ADMIN, OPERATOR, WORKER, FAMILY}),
     ("contacts", "write"): frozenset({ADMIN, OPERATOR, WORKER}),
     ("devices", "read"): _ALL,
@@ -66,6 +65,34 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
 
 # The `test` flag of an alert → the PERMISSIONS resource that governs it.
 ALERT_RESOURCES: dict[bool, str] = {False: "alerts", True: "test_alerts"}
+
+
+class Exposure(StrEnum):
+    WHOLE = "whole"
+    MASKED = "masked"  # core.masking.MASKS: +86138****5678, 150***********0021
+    HIDDEN = "hidden"  # null
+
+
+W, M, H = Exposure
+
+# Personal data: kind of field → how each role sees it, wherever the field appears (API
+# answers, the live stream, CSV exports; device_registry.personal applies it). Logs mask
+# every kind whatever the reader. SECURITY.md shows this table with the reasons. A kind
+# without a masked form (MASKS) is whole or hidden.
+EXPOSURE: dict[FieldKind, dict[Role, Exposure]] = {
+    #                                 admin operator installer worker family
+    FieldKind.ELDER_PHONE: dict(zip(Role, (W, W, M, W, W), strict=True)),
+    FieldKind.CONTACT_PHONE: dict(zip(Role, (W, W, M, W, M), strict=True)),
+    FieldKind.ID_CARD: dict(zip(Role, (W, M, M, M, M), strict=True)),
+    FieldKind.HEALTH_NOTES: dict(zip(Role, (W, W, H, W, W), strict=True)),
+    FieldKind.ADDRESS: dict(zip(Role, (W, W, W, W, W), strict=True)),
+    FieldKind.ACCESS_NOTES: dict(zip(Role, (W, W, W, W, W), strict=True)),
+    FieldKind.WEBHOOK_URL: dict(zip(Role, (W, M, M, M, M), strict=True)),
+    FieldKind.ACCOUNT_ID: dict(zip(Role, (W, W, W, W, W), strict=True)),
+    FieldKind.PROVIDER_TEXT: dict(zip(Role, (W, M, M, M, M), strict=True)),
+    FieldKind.DESTINATION: dict(zip(Role, (W, W, W, W, W), strict=True)),  # see its kinds
+}
+
 
 # Roles whose scope is a set of districts; family members are scoped to elders.
 DISTRICT_SCOPED = frozenset({OPERATOR, INSTALLER, WORKER})

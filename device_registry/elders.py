@@ -1,12 +1,12 @@
-"""Elders and their homes. Visibility follows the actor's districts or elders; the
-ID-card number is masked for everyone but admins, health notes hidden from installers."""
+"""Elders and their homes. Visibility follows the actor's districts or elders; how each
+role sees the ID-card number, phone, health notes and address is the EXPOSURE table's
+business (device_registry.personal), applied to every answer by the API."""
 
 from typing import Any
 
 import psycopg
 
 from core.errors import InvalidRequest, NotFound
-from core.masking import mask_id_card
 from device_registry import audit, scope
 from device_registry.access import Actor
 from device_registry.db import Row, fetch_all, fetch_one, set_clause
@@ -144,19 +144,15 @@ def _public(conn: psycopg.Connection[Any], actor: Actor, row: Row) -> ElderPubli
     rooms = fetch_all(
         conn, "SELECT id, name FROM rooms WHERE home_id = %s ORDER BY id", (row["home_id"],)
     )
-    id_card = (
-        row["id_card"] if actor.can("elders", "read_id_card") else mask_id_card(row["id_card"])
-    )
-    notes = row["health_notes"] if actor.can("elders", "read_health_notes") else None
     return ElderPublic(
         id=row["id"],
         community_id=row["community_id"],
         district_id=row["district_id"],
         name=row["name"],
-        id_card=id_card,
+        id_card=row["id_card"],
         birth_year=row["birth_year"],
         phone=row["phone"],
-        health_notes=notes,
+        health_notes=row["health_notes"],
         presence=row["presence"],
         timezone=row["timezone"],
         home=HomePublic(

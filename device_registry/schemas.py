@@ -12,8 +12,10 @@ from typing import Annotated, Literal, Self
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.masking import FieldKind
 from core.types import DeviceLifecycle, DeviceType
 from device_registry.access import Role
+from device_registry.personal import personal
 from device_registry.references import (
     CommunityRef,
     ContactRef,
@@ -141,8 +143,8 @@ class RoomPublic(BaseModel):
 
 class HomePublic(BaseModel):
     id: int
-    address: str
-    access_notes: str
+    address: str = personal(FieldKind.ADDRESS)
+    access_notes: str = personal(FieldKind.ACCESS_NOTES, "how a responder gets in")
     rooms: list[RoomPublic]
 
 
@@ -151,10 +153,10 @@ class ElderPublic(BaseModel):
     community_id: int
     district_id: int
     name: str
-    id_card: str | None = Field(description="masked (110***********1234) except for admins")
+    id_card: str | None = personal(FieldKind.ID_CARD, "masked (110***********1234) but for admins")
     birth_year: int | None
-    phone: str | None
-    health_notes: str | None = Field(description="null for roles that may not read it")
+    phone: str | None = personal(FieldKind.ELDER_PHONE)
+    health_notes: str | None = personal(FieldKind.HEALTH_NOTES, "null for installers")
     presence: Presence
     timezone: str
     home: HomePublic
@@ -214,7 +216,7 @@ class ContactPublic(BaseModel):
     id: int
     kind: ContactKind
     name: str
-    phone: str
+    phone: str = personal(FieldKind.CONTACT_PHONE, "masked for family members and installers")
     locale: str
     elder_id: int | None
     community_id: int | None
@@ -420,8 +422,8 @@ class AuditEntry(BaseModel):
     id: int
     at: datetime
     user_id: int | None
-    actor: str
+    actor: str = personal(FieldKind.ACCOUNT_ID)
     action: str
     entity: str
     entity_id: str
-    detail: dict[str, object]
+    detail: dict[str, object] = personal(FieldKind.PROVIDER_TEXT)

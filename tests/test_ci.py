@@ -75,13 +75,39 @@ PROJECTS = {  # what a JSON API answers for each project: newest release, its ad
         ],
     },
     "capped": {"info": {"version": "9.0"}, "vulnerabilities": []},
+    # an index whose `info.version` names the latest upload — a post-release of an older
+    # series — rather than the highest release; the highest is what pip installs
+    "backported": {
+        "info": {"version": "3.1.1.post1"},
+        "releases": {
+            "3.1.1": [{"upload_time": "2026-09-01T00:00:00", "yanked": False}],
+            "3.2": [{"upload_time": "2026-10-01T00:00:00", "yanked": False}],
+            "3.1.1.post1": [{"upload_time": "2026-11-01T00:00:00", "yanked": False}],
+            "4.0rc1": [{"upload_time": "2026-11-02T00:00:00", "yanked": False}],
+            "4.0": [{"upload_time": "2026-11-03T00:00:00", "yanked": True}],
+        },
+        "vulnerabilities": [],
+    },
+    "normalised": {"info": {"version": "84.2"}, "vulnerabilities": []},
+    "older": {"info": {"version": "2.0"}, "vulnerabilities": []},
+    "unknown": {"info": {"version": "1.0"}, "releases": {"1.0": [{}]}, "vulnerabilities": []},
+}
+RELEASES = {  # the per-release pages this index serves: exact advisories of old releases
+    ("older", "1.0"): {"info": {"version": "1.0"}, "vulnerabilities": []},
+    ("older", "1.1"): {
+        "info": {"version": "1.1"},
+        "vulnerabilities": [{"id": "GHSA-1111", "fixed_in": ["1.2"], "withdrawn": None}],
+    },
 }
 
 
 class _JsonApi(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # /{project}/json; a release's own page is not served
+    def do_GET(self) -> None:  # /{project}/json and a few /{project}/{release}/json
         parts = self.path.strip("/").split("/")
-        project = PROJECTS.get(parts[0]) if len(parts) == 2 else None
+        if len(parts) == 3:
+            project = RELEASES.get((parts[0], parts[1]))
+        else:
+            project = PROJECTS.get(parts[0]) if len(parts) == 2 else None
         body = json.dumps(project).encode()
         self.send_response(200 if project else 404)
         self.send_header("Content-Length", str(len(body)))
@@ -138,3 +164,24 @@ def test_fallback_audit_fails_on_what_it_cannot_see_unless_listed(tmp_path: Path
     assert code == 0, out
     code, out = audit_newest(tmp_path, "capped==8.0\n", "capped==8.1  # another's cap\n")
     assert code == 1  # held at another release than the list says: look again
+
+
+def test_fallback_audit_compares_releases_as_versions_not_as_text(tmp_path: Path) -> None:
+    """The newest release is the highest final one, whatever the index names as its
+    latest upload; 84.2.0 is 84.2. Neither is "held back", so both are audited."""
+    code, out = audit_newest(tmp_path, "backported==3.2\nnormalised==84.2.0\n", "")
+    assert code == 0, out
+
+
+def test_fallback_audit_reads_an_old_releases_own_advisories_where_served(
+    tmp_path: Path,
+) -> None:
+    code, out = audit_newest(tmp_path, "older==1.0\n", "")
+    assert code == 0, out  # behind the newest, yet audited: its own page answered
+    code, out = audit_newest(tmp_path, "older==1.1\n", "")
+    assert code == 1 and "older==1.1: GHSA-1111 (fixed in 1.2)" in out
+
+
+def test_fallback_audit_fails_on_a_release_newer_than_the_index_knows(tmp_path: Path) -> None:
+    code, out = audit_newest(tmp_path, "unknown==1.1\n", "")
+    assert code == 1 and "unknown==1.1: newer than the index's newest release (1.0)" in out

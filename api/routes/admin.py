@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentActor, DbDep
+from api.views import PersonalDataRoute
 from device_registry import audit, users
 from device_registry.schemas import AuditEntry, UserCreate, UserPublic
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=PersonalDataRoute)
 
 
 @router.get("/users", summary="All accounts (admin)")

@@ -24,17 +24,15 @@ from api.schemas_alerts import (
     NotificationPublic,
     StatusFilter,
     TimelineEntry,
-    mask_destination,
-    mask_detail,
 )
+from api.views import PersonalDataRoute
 from core.errors import Conflict, InvalidRequest, NotFound
-from core.masking import mask_text
 from device_registry import audit
 from device_registry.access import ALERT_RESOURCES, Actor, alert_scope
 from device_registry.db import fetch_all
 from device_registry.schemas import Severity
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=PersonalDataRoute)
 
 ALERT_SELECT = """
 SELECT a.id, a.elder_id, e.name AS elder_name, h.address, e.community_id, c.district_id,
@@ -127,34 +125,23 @@ def get_alert(conn: psycopg.Connection[Any], actor: Actor, alert_id: int) -> Ale
 
 def alert_detail(conn: psycopg.Connection[Any], actor: Actor, alert_id: int) -> AlertDetail:
     alert = get_alert(conn, actor, alert_id)
-    masked = not actor.sees_everything
     timeline = [
-        TimelineEntry(
-            at=row["at"],
-            kind=row["kind"],
-            actor=mask_text(row["actor"]) if masked else row["actor"],
-            detail=mask_detail(row["detail"]) if masked else row["detail"],
-        )
+        TimelineEntry(**row)
         for row in fetch_all(
             conn,
             "SELECT at, kind, actor, detail FROM alert_timeline WHERE alert_id = %s ORDER BY id",
             (alert_id,),
         )
     ]
-    notifications = []
-    for row in fetch_all(
-        conn,
-        "SELECT n.*, c.name AS contact_name FROM notifications n"
-        " LEFT JOIN contacts c ON c.id = n.contact_id WHERE n.alert_id = %s ORDER BY n.id",
-        (alert_id,),
-    ):
-        destination, error = row["to_address"], row["error"]
-        if masked:
-            destination = mask_destination(row["channel"], destination)
-            error = None if error is None else mask_text(error)
-        notifications.append(
-            NotificationPublic(**(row | {"destination": destination, "error": error}))
+    notifications = [
+        NotificationPublic(**row, destination=row["to_address"])
+        for row in fetch_all(
+            conn,
+            "SELECT n.*, c.name AS contact_name FROM notifications n"
+            " LEFT JOIN contacts c ON c.id = n.contact_id WHERE n.alert_id = %s ORDER BY n.id",
+            (alert_id,),
         )
+    ]
     return AlertDetail(**alert.model_dump(), timeline=timeline, notifications=notifications)
 
 

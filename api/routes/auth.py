@@ -11,10 +11,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentActor, DbDep, TokenDep
 from api.ratelimit import LoginLimiter
+from api.views import PersonalDataRoute
 from device_registry.schemas import Token, UserPublic
 from device_registry.users import authenticate, get_user, issue_token, revoke_token
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=PersonalDataRoute)
 
 
 _LIMITER_LOCK = threading.Lock()

@@ -3,10 +3,11 @@
 from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep
+from api.views import PersonalDataRoute
 from device_registry import contacts
 from device_registry.schemas import ContactCreate, ContactPublic, ContactUpdate
 
-router = APIRouter(prefix="/contacts", tags=["contacts"])
+router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=PersonalDataRoute)
 
 
 @router.get("", summary="Contacts you may see")

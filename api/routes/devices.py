@@ -4,6 +4,7 @@ installation check that commissions them."""
 from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep, ProvisionerDep
+from api.views import PersonalDataRoute
 from device_registry import devices, installation
 from device_registry.schemas import (
     CheckOpen,
@@ -14,7 +15,7 @@ from device_registry.schemas import (
     InstallationCheck,
 )
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix="/devices", tags=["devices"], route_class=PersonalDataRoute)
 
 
 @router.get("", summary="Devices in homes you look after")

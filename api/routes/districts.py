@@ -3,10 +3,11 @@
 from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep
+from api.views import PersonalDataRoute
 from device_registry import districts
 from device_registry.schemas import CommunityCreate, CommunityPublic, DistrictCreate, DistrictPublic
 
-router = APIRouter(prefix="/districts", tags=["districts"])
+router = APIRouter(prefix="/districts", tags=["districts"], route_class=PersonalDataRoute)
 
 
 @router.get("", summary="Districts visible to you, with their communities")

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep
+from api.views import PersonalDataRoute
 from device_registry import contacts, elders
 from device_registry.schemas import (
     ContactPublic,
@@ -13,7 +14,7 @@ from device_registry.schemas import (
     RoomPublic,
 )
 
-router = APIRouter(prefix="/elders", tags=["elders"])
+router = APIRouter(prefix="/elders", tags=["elders"], route_class=PersonalDataRoute)
 
 
 @router.get("", summary="Elders you look after")

@@ -24,12 +24,13 @@ from api.schemas_views import (
     ReadingPoint,
     query_error,
 )
+from api.views import PersonalDataRoute
 from device_registry.access import Actor
 from device_registry.db import fetch_all, fetch_one
 from device_registry.devices import visible_device
 from device_registry.elders import visible_elder
 
-router = APIRouter(tags=["history"])
+router = APIRouter(tags=["history"], route_class=PersonalDataRoute)
 
 MAX_DAYS: Final = 31
 MAX_POINTS: Final = 2000  # more than a phone can draw usefully

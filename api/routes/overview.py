@@ -15,10 +15,11 @@ from fastapi import APIRouter
 from alerting.rules import RuleSettings
 from api.deps import ClockDep, CurrentActor, DbDep
 from api.schemas_views import LOCAL_TZ, DeviceAttention, OpenAlertCount, Overview, WeekResponse
+from api.views import PersonalDataRoute
 from device_registry.access import Actor
 from device_registry.db import fetch_all, fetch_one
 
-router = APIRouter(tags=["overview"])
+router = APIRouter(tags=["overview"], route_class=PersonalDataRoute)
 
 LIST_LIMIT: Final = 200
 # The rules' defaults: the overview shows the same devices the engine would alert on.

@@ -3,10 +3,11 @@
 from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep
+from api.views import PersonalDataRoute
 from device_registry import policies
 from device_registry.schemas import PolicyBase, PolicyCreate, PolicyPublic
 
-router = APIRouter(prefix="/policies", tags=["policies"])
+router = APIRouter(prefix="/policies", tags=["policies"], route_class=PersonalDataRoute)
 
 
 @router.get("", summary="Escalation policies you may see")

@@ -3,16 +3,16 @@ rule and outcome, response times, and every delivery attempt — as JSON for the
 and as a CSV download for the bureau's spreadsheets.
 
 The month is a local month (Asia/Shanghai). Test alerts (devices being installed) are not
-in it. Phone numbers are masked for everyone but admins, as in alert details.
+in it. Phone numbers and provider errors are shown to each role as in alert details
+(device_registry.personal).
 
 The CSV holds three tables one after another, separated by an empty row: `summary`
 (response times), `alerts` (counts by rule and outcome) and `deliveries`. The first
 column of every row names its table, so a spreadsheet filter or a script splits them.
-It starts with a UTF-8 byte-order mark: without it Excel reads Chinese as mojibake.
+It is written by core.spreadsheet, the one CSV writer: a cell that a spreadsheet would run
+as a formula is written as text, phone numbers as `tel:+86-138-…`.
 """
 
-import csv
-import io
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
@@ -26,7 +26,6 @@ from fastapi.responses import Response
 from alerting.rules import RULES_BY_NAME
 from alerting.templates.catalog import KINDS, AlertKind
 from api.deps import CurrentActor, DbDep
-from api.schemas_alerts import mask_destination
 from api.schemas_views import (
     LOCAL_TZ,
     DeliveryAttempt,
@@ -36,11 +35,13 @@ from api.schemas_views import (
     ResponseTimes,
     RuleOutcomeCount,
 )
-from core.masking import mask_text
+from api.views import PersonalDataRoute
+from core.spreadsheet import csv_text
 from device_registry.access import Actor
 from device_registry.db import fetch_all
+from device_registry.personal import view_for
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], route_class=PersonalDataRoute)
 
 MONTH_PATTERN: Final = r"^2\d{3}-(0[1-9]|1[0-2])$"  # from 2000: no report is older
 
@@ -166,15 +167,10 @@ def monthly_report(
     for row in response_times(conn, actor, start, end):
         if row["district_id"] in districts:
             districts[row["district_id"]].response.append(ResponseTimes(**row))
-    masked = not actor.sees_everything
     for row in delivery_attempts(conn, actor, start, end):
         if row["district_id"] in districts:
-            destination, error = row["to_address"], row["error"]
-            if masked:
-                destination = mask_destination(row["channel"], destination)
-                error = None if error is None else mask_text(error)
             districts[row["district_id"]].deliveries.append(
-                DeliveryAttempt(**(row | {"destination": destination, "error": error}))
+                DeliveryAttempt(**row, destination=row["to_address"])
             )
     return MonthlyReport(
         month=month, timezone=LOCAL_TZ, start=start, end=end, districts=list(districts.values())
@@ -215,33 +211,31 @@ DELIVERY_COLUMNS: Final = (
 
 def report_csv(report: MonthlyReport) -> str:
     zone = ZoneInfo(report.timezone)
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
+    rows: list[list[Any]] = []
 
-    def table(section: str, columns: tuple[str, ...], rows: Iterable[tuple[str, Any]]) -> None:
+    def table(section: str, columns: tuple[str, ...], items: Iterable[tuple[str, Any]]) -> None:
         """One table: a header row, then its rows, each led by section, month, district."""
-        writer.writerow(["section", "month", "district", *columns])
-        for district, row in rows:
-            values = [_cell(getattr(row, column), zone) for column in columns]
-            writer.writerow([section, report.month, district, *values])
+        rows.append(["section", "month", "district", *columns])
+        for district, item in items:
+            values = [_cell(getattr(item, column), zone) for column in columns]
+            rows.append([section, report.month, district, *values])
 
     table(
         "summary",
         ("severity", *SUMMARY_COLUMNS),
         ((d.district_name, r) for d in report.districts for r in d.response),
     )
-    writer.writerow([])
+    rows.append([])
     table(
         "alerts", ALERT_COLUMNS, ((d.district_name, a) for d in report.districts for a in d.alerts)
     )
-    writer.writerow([])
+    rows.append([])
     table(
         "deliveries",
         DELIVERY_COLUMNS,
         ((d.district_name, n) for d in report.districts for n in d.deliveries),
     )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 def _cell(value: Any, zone: ZoneInfo) -> Any:
@@ -252,7 +246,7 @@ def _cell(value: Any, zone: ZoneInfo) -> Any:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, float):
         return round(value)
-    return "" if value is None else value
+    return value
 
 
 # --- route ---------------------------------------------------------------------------------
@@ -280,7 +274,8 @@ def read_monthly(
     format: ReportFormat = ReportFormat.JSON,
 ) -> Any:
     with db.transaction() as conn:
-        report = monthly_report(conn, actor, month, district_id)
+        # the CSV is no model answer: it is shown to its reader here
+        report = view_for(monthly_report(conn, actor, month, district_id), actor.role)
     if format is ReportFormat.JSON:
         return report
     return Response(

@@ -30,6 +30,7 @@ from alerting.notifiers.twilio_http import TWILIO_CALL_STATUS, TWILIO_MESSAGE_ST
 from alerting.notifiers.twilio_voice import VOICES, alert_twiml
 from alerting.templates import REPLIES
 from api.deps import ChannelsDep, ClockDep, DbDep
+from api.views import PersonalDataRoute
 from core.errors import NotFound
 from core.settings import Settings
 from device_registry import audit
@@ -38,7 +39,7 @@ from device_registry.db import fetch_one
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=PersonalDataRoute)
 
 TWIML: Final = "application/xml"
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"

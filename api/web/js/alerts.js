@@ -197,9 +197,12 @@ export function callLinks(elderId, { all = false } = {}) {
   const box = h("div", { class: "calls" });
   if (!elderId) return box;
   elderPeople(elderId).then(({ elder, contacts }) => {
-    if (elder?.phone) box.append(callLink(elder.phone, t("action.call_elder"), "elder"));
+    if (elder?.phone && !elder.phone.includes("*")) {
+      box.append(callLink(elder.phone, t("action.call_elder"), "elder"));
+    }
     const wanted = all ? contacts : contacts.filter((c) => c.kind === "family").slice(0, 2);
-    for (const contact of wanted) {
+    // a masked number (EXPOSURE: family members see others' numbers masked) dials nobody
+    for (const contact of wanted.filter((c) => !c.phone.includes("*"))) {
       const who = contact.kind === "family" ? contact.relation || contact.name : contact.name;
       box.append(callLink(contact.phone, t("action.call", { name: who }), contact.kind));
     }
