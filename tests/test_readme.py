@@ -16,3 +16,11 @@ def test_readme_test_command_is_the_one_ci_runs() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert ".venv/bin/python -m pytest" in README
     assert ".venv/bin/python -m pytest" in ci
+
+
+def test_setup_makes_the_venv_the_dependency_audit_can_vouch_for() -> None:
+    """A venv seeded with Python's bundled pip and setuptools fails the audit (they are held
+    behind their newest releases), so the README's setup and CI both upgrade them."""
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert "python3 -m venv --upgrade-deps .venv && .venv/bin/pip install" in README
+    assert "python3 -m venv --upgrade-deps .venv" in ci
