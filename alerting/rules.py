@@ -51,14 +51,16 @@ class RuleSettings:
 
 
 # What a district or elder may set: beyond these a threshold means nothing (an hour of
-# 25) or breaks the arithmetic of the timers (an infinite number of hours).
+# 25) or breaks the arithmetic of the timers (an infinite number of hours). They are
+# wide on purpose (the demo and tests compress hours into seconds): they keep the jobs
+# running, they are not a policy.
 SETTING_RANGES: Final[dict[str, tuple[float, float]]] = {
-    "gas_lel_threshold": (1.0, 100.0),
+    "gas_lel_threshold": (0.1, 100.0),
     "battery_threshold": (1, 100),
-    "inactivity_hours": (1.0, 72.0),
+    "inactivity_hours": (0.01, 7 * 24.0),
     "morning_hour": (0, 23),
     "night_end_hour": (0, 23),
-    "on_site_minutes": (5, 24 * 60),
+    "on_site_minutes": (1, 24 * 60),
     "offline_heartbeats": (1, 100),
     "offline_min_minutes": (1, 7 * 24 * 60),
 }

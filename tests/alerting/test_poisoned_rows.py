@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from alerting import timers
 from alerting.rules import SETTING_RANGES, RuleSettings
+from simulators.demo_world import DEMO_RULES
 from tests.support.alerting_stack import T0, AlertingStack, alerting_stack
 
 
@@ -102,3 +103,7 @@ def test_every_rule_setting_has_a_range_and_nothing_outside_it_is_trusted(name: 
     for bad in (low - 1, high + 1, float("inf"), float("nan"), 10**400, "12", True, None):
         assert RuleSettings.merged({name: bad}) == RuleSettings(), bad
     assert getattr(RuleSettings.merged({name: high}), name) == high
+
+
+def test_the_demos_compressed_settings_are_within_range() -> None:
+    assert RuleSettings.merged(DEMO_RULES) == RuleSettings(**DEMO_RULES)  # type: ignore[arg-type]
