@@ -28,7 +28,7 @@ def valid_zone(name: str) -> str:
     if not is_known(name):
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA zone name such as {DEFAULT_ZONE}"
-            " (China has one zone; there is no Asia/Beijing)"
+            " (the zone of all mainland China)"
         )
     return name
 
