@@ -24,9 +24,12 @@ from alerting import metrics, store
 from alerting.escalation import Step
 from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier, SendResult
 from alerting.planner import Channels, contacts_for, plan_contact
+from core.isolation import each_item
 
 log = logging.getLogger(__name__)
 
+DISPATCH_JOB: Final = "dispatch"
+STALE_JOB: Final = "stale-sends"
 MAX_ATTEMPTS: Final = 4
 BACKOFF: Final = (timedelta(seconds=2), timedelta(seconds=10), timedelta(seconds=30))
 STALE_SENDING: Final = timedelta(minutes=2)
@@ -52,44 +55,66 @@ class Dispatcher:
         self._unrecorded: deque[tuple[store.Row, SendResult]] = deque()  # sent, not recorded
 
     def run_once(self, limit: int = 50) -> int:
-        """Send what is due; returns how many notifications were attempted. Raises
-        OperationalError while the database is away, keeping what it could not record."""
+        """Send what is due, each notification on its own (core.isolation); returns how
+        many were attempted. Raises OperationalError while the database is away, keeping
+        what it could not record."""
         self._record_sent()
         claimed = self._claim(limit)
-        recording = True
-        for row in claimed:
+        recording = [True]
+
+        def deliver(row: store.Row) -> None:
             self._unrecorded.append((row, self._send(row)))
-            if recording:
+            if recording[0]:
                 try:
                     self._record_sent()
                 except psycopg.OperationalError:
-                    recording = False  # the rest are sent first, not each kept waiting
+                    recording[0] = False  # the rest are sent first, not each kept waiting
+
+        each_item(DISPATCH_JOB, claimed, deliver, key=_notification)
         self._record_sent()
         return len(claimed)
 
     def _record_sent(self) -> None:
-        """Record kept results, oldest first; one the database refuses for another
-        reason is dropped, its row left to the stale-send recovery as before."""
+        """Record kept results, oldest first. One the database refuses for another
+        reason than being away is logged, counted and dropped: its row stays `sending`
+        and the stale-send recovery sends it again (core.isolation)."""
         while self._unrecorded:
-            row, result = self._unrecorded.popleft()
+            entry = self._unrecorded.popleft()
             try:
-                with self.pool.connection() as conn:
-                    self._record(conn, row, result)
-            except psycopg.OperationalError:
-                self._unrecorded.appendleft((row, result))
+                each_item(
+                    DISPATCH_JOB, [entry], self._record_alone, key=lambda e: _notification(e[0])
+                )
+            except psycopg.Error:
+                self._unrecorded.appendleft(entry)
                 raise
+
+    def _record_alone(self, entry: tuple[store.Row, SendResult]) -> None:
+        with self.pool.connection() as conn:
+            self._record(conn, *entry)
 
     def recover_stale(self) -> int:
         """Rows left `sending` by an engine that died mid-send go out again: for an alarm
-        a duplicate message is cheap, a missing one is not."""
+        a duplicate message is cheap, a missing one is not. Each row on its own."""
+        now = self.clock()
         with self.pool.connection() as conn:
-            cur = conn.execute(
-                "UPDATE notifications SET status = 'pending', next_attempt_at = %s,"
-                " error = 'engine stopped while sending; sent again' WHERE status = 'sending'"
-                " AND updated_at < %s",
-                (self.clock(), self.clock() - STALE_SENDING),
+            stale = store.fetch_all(
+                conn,
+                "SELECT id FROM notifications WHERE status = 'sending' AND updated_at < %s"
+                " ORDER BY id FOR UPDATE SKIP LOCKED",
+                (now - STALE_SENDING,),
             )
-            return cur.rowcount
+            outcome = each_item(
+                STALE_JOB,
+                stale,
+                lambda row: conn.execute(
+                    "UPDATE notifications SET status = 'pending', next_attempt_at = %s,"
+                    " error = 'engine stopped while sending; sent again' WHERE id = %s",
+                    (now, row["id"]),
+                ),
+                key=_notification,
+                conn=conn,
+            )
+            return len(outcome.done)
 
     def _claim(self, limit: int) -> list[store.Row]:
         now = self.clock()
@@ -109,20 +134,10 @@ class Dispatcher:
         notifier = self.notifiers.get((row["channel"], row["provider"]))
         if notifier is None:
             return SendResult.failure(str(row["provider"]), "no such notifier", retryable=False)
-        message = Message(
-            notification_id=row["id"],
-            channel=Channel(row["channel"]),
-            to=row["to_address"],
-            locale=row["locale"],
-            text=row["body"],
-            template=row["template"],
-            alert_id=row["alert_id"],
-            params=row["params"],
-        )
         try:
-            return notifier.send(message)
+            return notifier.send(_message(row))
         except Exception as exc:  # a notifier bug must not stop the others
-            log.exception("notifier %s failed", row["provider"])
+            log.exception("notifier %s failed on notification %s", row["provider"], row["id"])
             return SendResult.failure(str(row["provider"]), f"bug: {exc}", retryable=True)
 
     def _record(self, conn: psycopg.Connection[Any], row: store.Row, result: SendResult) -> None:
@@ -155,6 +170,23 @@ class Dispatcher:
             )
             return
         mark_failed(conn, row, result.error or "failed", now, self.channels)
+
+
+def _notification(row: store.Row) -> str:
+    return f"notification {row['id']}"
+
+
+def _message(row: store.Row) -> Message:
+    return Message(
+        notification_id=row["id"],
+        channel=Channel(row["channel"]),
+        to=row["to_address"],
+        locale=row["locale"],
+        text=row["body"],
+        template=row["template"],
+        alert_id=row["alert_id"],
+        params=row["params"],
+    )
 
 
 def mark_failed(

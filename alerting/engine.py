@@ -4,15 +4,17 @@ escalation ladder.
 Outbox rows are evaluated in id order by one engine at a time (a transaction-scoped
 advisory lock; other engines skip the turn), and marking them processed happens in the
 transaction that opens, repeats or clears their alert and writes its notifications. So
-a crash between ingest and the engine loses nothing, and nothing is paged twice. The
+a crash between ingest and the engine loses nothing, and nothing is paged twice. Each
+row is evaluated in its own savepoint (core.isolation): one that fails is rolled back,
+keeps its error, and is tried again after a backoff, never marked processed. The
 sweep of due alerts locks each alert row (FOR UPDATE SKIP LOCKED), so several engines
 share it without doubling a notification.
 """
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 from alerting import escalation, metrics, store
 from alerting.planner import Channels, plan_installer, plan_step
 from alerting.rules import Rule, Severity, Signal, Verdict, evaluate
+from core.isolation import each_item
 from core.types import DeviceLifecycle
 from device_registry.installation import PROOF_EVENT, evaluate_latest_check
 from device_registry.policies import effective_policy
@@ -29,6 +32,14 @@ from device_registry.schemas import Severity as PolicySeverity
 log = logging.getLogger(__name__)
 
 OUTBOX_LOCK = int.from_bytes(b"nx-outbx", "big")
+OUTBOX_JOB = "alert-outbox"
+SWEEP_JOB = "escalation-sweep"
+# A signal whose evaluation failed is tried again after these delays, then every 10
+# minutes for as long as it fails: an alarm is never given up on.
+OUTBOX_BACKOFF: Final = tuple(timedelta(seconds=s) for s in (5, 30, 120, 600))
+# An alert whose escalation step failed is looked at again this much later, so that a
+# few broken alerts never fill the sweep's batch ahead of the healthy ones.
+SWEEP_RETRY: Final = timedelta(seconds=60)
 Clock = Callable[[], datetime]
 
 
@@ -45,37 +56,41 @@ class AlertEngine:
     # --- signals → alerts ------------------------------------------------------------
 
     def process_outbox(self, limit: int = 200) -> int:
-        """Evaluate pending outbox rows; returns how many were processed."""
+        """Evaluate pending outbox rows, each on its own (core.isolation); returns how
+        many were evaluated. A row that fails keeps its error and is tried again after
+        a backoff; until then it holds up nothing behind it."""
         with self.pool.connection() as conn:
             got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (OUTBOX_LOCK,)).fetchone()
             if not got or not got[0]:
                 return 0  # another engine is on it; it takes rows in order
-            rows = store.claim_outbox(conn, limit)
             now = self.clock()
-            for row in rows:
-                self._handle_safely(conn, row, now)
-            if rows:
-                store.mark_processed(conn, [r["id"] for r in rows], now)
-                metrics.OUTBOX_PROCESSED.inc(len(rows))
-            return len(rows)
+            rows = store.claim_outbox(conn, limit, now)
+            outcome = each_item(
+                OUTBOX_JOB,
+                rows,
+                lambda row: self._handle(conn, row, now),
+                key=lambda row: f"outbox row {row['id']} ({row['signal']} from {row['device_id']})",
+                conn=conn,
+                on_error=lambda row, exc: self._retry_later(conn, row, exc, now),
+            )
+            if outcome.done:
+                store.mark_processed(conn, [r["id"] for r in outcome.done], now)
+                metrics.OUTBOX_PROCESSED.inc(len(outcome.done))
+            return len(outcome.done)
 
-    def _handle_safely(self, conn: psycopg.Connection[Any], row: store.Row, now: datetime) -> None:
-        """One row that cannot be evaluated must not block every alert behind it: its
-        changes are rolled back, the error is kept on the row, and the rest go on."""
-        try:
-            with conn.transaction():
-                self._handle(conn, row, now)
-        except psycopg.OperationalError:
-            raise  # the database is gone: nothing is marked, all is retried
-        except Exception as exc:
-            log.exception(
-                "outbox row %s (%s from %s) failed", row["id"], row["signal"], row["device_id"]
-            )
-            metrics.OUTBOX_FAILED.inc()
-            conn.execute(
-                "UPDATE alert_outbox SET error = %s WHERE id = %s",
-                (f"{type(exc).__name__}: {exc}"[:500], row["id"]),
-            )
+    @staticmethod
+    def _retry_later(
+        conn: psycopg.Connection[Any], row: store.Row, exc: Exception, now: datetime
+    ) -> None:
+        metrics.OUTBOX_FAILED.inc()
+        attempts = row["attempts"] + 1
+        store.retry_outbox_row(
+            conn,
+            row["id"],
+            attempts,
+            f"{type(exc).__name__}: {exc}"[:500],
+            now + OUTBOX_BACKOFF[min(attempts, len(OUTBOX_BACKOFF)) - 1],
+        )
 
     def _handle(self, conn: psycopg.Connection[Any], row: store.Row, now: datetime) -> None:
         device = store.device_context(conn, row["device_id"])
@@ -291,7 +306,8 @@ class AlertEngine:
     # --- due alerts --------------------------------------------------------------------
 
     def sweep(self, limit: int = 50) -> int:
-        """Act on every alert whose deadline has passed; returns how many."""
+        """Act on every alert whose deadline has passed, each on its own
+        (core.isolation); returns how many were acted on."""
         with self.pool.connection() as conn:
             now = self.clock()
             due = store.fetch_all(
@@ -300,9 +316,17 @@ class AlertEngine:
                 " ORDER BY next_due_at LIMIT %s FOR UPDATE SKIP LOCKED",
                 (now, limit),
             )
-            for alert in due:
-                self._due(conn, alert, now)
-            return len(due)
+            outcome = each_item(
+                SWEEP_JOB,
+                due,
+                lambda alert: self._due(conn, alert, now),
+                key=lambda alert: f"alert {alert['id']}",
+                conn=conn,
+                on_error=lambda alert, _exc: store.update_alert(
+                    conn, alert["id"], next_due_at=now + SWEEP_RETRY
+                ),
+            )
+            return len(outcome.done)
 
     def _due(self, conn: psycopg.Connection[Any], alert: store.Row, now: datetime) -> None:
         if alert["status"] in ("acknowledged", "on_site") and alert["due_reason"] != (

@@ -11,8 +11,9 @@ OUTBOX_PROCESSED = Counter(
 )
 OUTBOX_FAILED = Counter(
     "nuanxin_alert_outbox_failed_total",
-    "Signals the alert engine could not evaluate; each is kept with its error in"
-    " alert_outbox.error and pages nobody, so any increase needs a person",
+    "Failed evaluations of outbox signals; each such signal keeps its last error in"
+    " alert_outbox.error and is tried again after a backoff (alert_outbox.retry_at) until"
+    " it succeeds, so a rise that does not stop needs a person",
 )
 PENDING_NOTIFICATIONS = Gauge(
     "nuanxin_notifications_pending", "Notifications waiting to be sent (at the last check)"

@@ -6,6 +6,7 @@ stored facts by `timers.py` and appear here for their severity and settings only
 Adding a rule is a row in RULES; adding a threshold, a field of RuleSettings.
 """
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
@@ -38,18 +39,40 @@ class RuleSettings:
 
     @classmethod
     def merged(cls, *overrides: Mapping[str, Any]) -> "RuleSettings":
-        """Defaults, then each override in order (district, then elder); unknown keys and
-        values of the wrong type are ignored rather than trusted."""
+        """Defaults, then each override in order (district, then elder); unknown keys,
+        values of the wrong type and values outside SETTING_RANGES are ignored rather
+        than trusted, so no stored setting can make a job raise."""
         settings = cls()
         known = {f.name: type(getattr(settings, f.name)) for f in fields(cls)}
         for override in overrides:
-            valid = {
-                k: known[k](v)
-                for k, v in override.items()
-                if k in known and isinstance(v, int | float) and not isinstance(v, bool)
-            }
+            valid = {k: known[k](v) for k, v in override.items() if k in known and _in_range(k, v)}
             settings = replace(settings, **valid)
         return settings
+
+
+# What a district or elder may set: beyond these a threshold means nothing (an hour of
+# 25) or breaks the arithmetic of the timers (an infinite number of hours). They are
+# wide on purpose (the demo and tests compress hours into seconds): they keep the jobs
+# running, they are not a policy.
+SETTING_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "gas_lel_threshold": (0.1, 100.0),
+    "battery_threshold": (1, 100),
+    "inactivity_hours": (0.01, 7 * 24.0),
+    "morning_hour": (0, 23),
+    "night_end_hour": (0, 23),
+    "on_site_minutes": (1, 24 * 60),
+    "offline_heartbeats": (1, 100),
+    "offline_min_minutes": (1, 7 * 24 * 60),
+}
+
+
+def _in_range(name: str, value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # an int of 400 digits compares fine; float() of it would raise
+    low, high = SETTING_RANGES[name]
+    return low <= value <= high
 
 
 @dataclass(frozen=True)

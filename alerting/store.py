@@ -68,13 +68,24 @@ def elder_settings(conn: psycopg.Connection[Any], elder_id: int) -> RuleSettings
     return RuleSettings() if row is None else RuleSettings.merged(row["d"], row["e"])
 
 
-def claim_outbox(conn: psycopg.Connection[Any], limit: int) -> list[Row]:
+def claim_outbox(conn: psycopg.Connection[Any], limit: int, now: datetime) -> list[Row]:
+    """Unprocessed rows in order, but not those waiting out a retry after a failure."""
     return fetch_all(
         conn,
-        "SELECT id, device_id, ts, msg_id, received_at, signal, raised, value, detail"
-        " FROM alert_outbox WHERE processed_at IS NULL ORDER BY id"
+        "SELECT id, device_id, ts, msg_id, received_at, signal, raised, value, detail,"
+        " attempts FROM alert_outbox WHERE processed_at IS NULL"
+        " AND (retry_at IS NULL OR retry_at <= %s) ORDER BY id"
         " LIMIT %s FOR UPDATE SKIP LOCKED",
-        (limit,),
+        (now, limit),
+    )
+
+
+def retry_outbox_row(
+    conn: psycopg.Connection[Any], row_id: int, attempts: int, error: str, retry_at: datetime
+) -> None:
+    conn.execute(
+        "UPDATE alert_outbox SET attempts = %s, error = %s, retry_at = %s WHERE id = %s",
+        (attempts, error, retry_at, row_id),
     )
 
 

@@ -17,6 +17,8 @@ import psycopg
 from alerting import store
 from alerting.engine import AlertEngine
 from alerting.rules import RULES_BY_NAME, RuleSettings
+from core.isolation import degraded, each_item
+from core.zones import zone_or_default
 
 OFFLINE = RULES_BY_NAME["device_offline"]
 INACTIVITY = RULES_BY_NAME["inactivity"]
@@ -62,45 +64,91 @@ GROUP BY e.id
 """
 
 
+OFFLINE_JOB = "device-offline"
+INACTIVITY_JOB = "inactivity"
+
+
 def check_offline(engine: AlertEngine) -> int:
+    """Open an offline alert for each silent device, close those heard again; each
+    device and alert on its own (core.isolation). Returns how many were opened."""
     now = engine.clock()
-    opened = 0
     with engine.pool.connection() as conn:
-        for row in store.fetch_all(conn, SILENT_DEVICES_SQL, {"now": now}):
-            settings = RuleSettings.merged(row["district_settings"], row["elder_settings"])
-            silent_for = max(
-                settings.offline_heartbeats * row["heartbeat_interval_s"],
-                settings.offline_min_minutes * 60,
-            )
-            if now - row["last_heard"] >= timedelta(seconds=silent_for):
-                engine.trigger(
-                    conn, OFFLINE, row["elder_id"], row["device_id"], row["last_heard"], now
-                )
-                opened += 1
-        for row in store.fetch_all(conn, HEARD_AGAIN_SQL):
-            engine.clear(conn, OFFLINE, row["elder_id"], row["device_id"], now)
-    return opened
+        silent = store.fetch_all(conn, SILENT_DEVICES_SQL, {"now": now})
+        opened = each_item(
+            OFFLINE_JOB,
+            silent,
+            lambda row: _offline_if_silent(engine, conn, row, now),
+            key=lambda row: f"device {row['device_id']}",
+            conn=conn,
+        )
+        each_item(
+            OFFLINE_JOB,
+            store.fetch_all(conn, HEARD_AGAIN_SQL),
+            lambda row: engine.clear(conn, OFFLINE, row["elder_id"], row["device_id"], now),
+            key=lambda row: f"alert {row['id']}",
+            conn=conn,
+        )
+    return sum(1 for row in opened.done if row["opened"])
+
+
+def _offline_if_silent(
+    engine: AlertEngine, conn: psycopg.Connection[Any], row: store.Row, now: datetime
+) -> None:
+    settings = RuleSettings.merged(row["district_settings"], row["elder_settings"])
+    silent_for = max(
+        settings.offline_heartbeats * row["heartbeat_interval_s"],
+        settings.offline_min_minutes * 60,
+    )
+    row["opened"] = now - row["last_heard"] >= timedelta(seconds=silent_for)
+    if row["opened"]:
+        engine.trigger(conn, OFFLINE, row["elder_id"], row["device_id"], row["last_heard"], now)
 
 
 def check_inactivity(engine: AlertEngine) -> int:
+    """Raise or clear each watched elder's inactivity alert, each elder on its own
+    (core.isolation). Returns how many were raised."""
     now = engine.clock()
-    raised = 0
     with engine.pool.connection() as conn:
-        for row in store.fetch_all(conn, PIR_ELDERS_SQL, {"now": now}):
-            settings = RuleSettings.merged(row["district_settings"], row["elder_settings"])
-            last = row["last_motion"] or row["watched_since"]
-            if last is not None and _inactive(last, now, row["timezone"], settings):
-                engine.trigger(conn, INACTIVITY, row["elder_id"], None, last, now)
-                raised += 1
-            elif last is not None:
-                _clear_if_moving(engine, conn, row["elder_id"], last, now)
-    return raised
+        elders = store.fetch_all(conn, PIR_ELDERS_SQL, {"now": now})
+        outcome = each_item(
+            INACTIVITY_JOB,
+            elders,
+            lambda row: _inactivity(engine, conn, row, now),
+            key=lambda row: f"elder {row['elder_id']}",
+            conn=conn,
+        )
+    return sum(1 for row in outcome.done if row["raised"])
 
 
-def _inactive(last_motion: datetime, now: datetime, zone: str, settings: RuleSettings) -> bool:
+def _inactivity(
+    engine: AlertEngine, conn: psycopg.Connection[Any], row: store.Row, now: datetime
+) -> None:
+    settings = RuleSettings.merged(row["district_settings"], row["elder_settings"])
+    last = row["last_motion"] or row["watched_since"]
+    row["raised"] = last is not None and _inactive(last, now, _zone(row), settings)
+    if row["raised"]:
+        engine.trigger(conn, INACTIVITY, row["elder_id"], None, last, now)
+    elif last is not None:
+        _clear_if_moving(engine, conn, row["elder_id"], last, now)
+
+
+def _zone(row: store.Row) -> ZoneInfo:
+    """The elder's zone; an unusable stored one is reported and read as the default, so
+    the elder is still watched (every district is on Asia/Shanghai today)."""
+    zone, usable = zone_or_default(row["timezone"])
+    if not usable:
+        degraded(
+            INACTIVITY_JOB,
+            f"elder {row['elder_id']}",
+            f"stored time zone {row['timezone']!r} is unknown; using {zone.key}",
+        )
+    return zone
+
+
+def _inactive(last_motion: datetime, now: datetime, zone: ZoneInfo, settings: RuleSettings) -> bool:
     if now - last_motion >= timedelta(hours=settings.inactivity_hours):
         return True
-    local = now.astimezone(ZoneInfo(zone))
+    local = now.astimezone(zone)
     if local.time() < time(settings.morning_hour):
         return False
     night_end = datetime.combine(local.date(), time(settings.night_end_hour), local.tzinfo)

@@ -30,7 +30,13 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
 
 def build_alerting(settings: Settings, pool: db.ConnectionPool) -> AlertingService:
     notifiers, channels = build_notifiers(settings, pool)
-    return AlertingService(pool, str(settings.database_url), notifiers, channels)
+    return AlertingService(
+        pool,
+        str(settings.database_url),
+        notifiers,
+        channels,
+        readings_retention_days=settings.readings_retention_days,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,12 +10,15 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
+from pydantic import ValidationError
+
 from cli import alerting, api, bench, demo, ingest, migrate, registry, serve, simulate
 from core.errors import NuanxinError
 from core.logging import configure_logging
 from core.masking import REDACTOR
 
 Command = Callable[[argparse.Namespace], int]
+USAGE_ERROR = 2  # as argparse exits for a bad option
 
 # Each command module exposes `register(subparsers) -> [(name, handler), …]`.
 COMMANDS = (demo, serve, migrate, ingest, alerting, api, registry, simulate, bench)
@@ -49,6 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NuanxinError as exc:
         print(f"nuanxin {args.command}: error: {REDACTOR.redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except ValidationError as exc:  # an option the request models refuse, as the API would
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            message = REDACTOR.redact(f"{where}: {error['msg']}")
+            print(f"nuanxin {args.command}: error: {message}", file=sys.stderr)
+        return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
 

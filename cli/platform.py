@@ -55,7 +55,13 @@ class Platform:
         pool = db.open_pool(url, name="platform", max_size=settings.db_pool_max_size)
         notifiers, channels = build_notifiers(settings, pool)
         alerting = AlertingService(
-            pool, url, notifiers, channels, clock, timer_interval_s=timer_interval_s
+            pool,
+            url,
+            notifiers,
+            channels,
+            clock,
+            timer_interval_s=timer_interval_s,
+            readings_retention_days=settings.readings_retention_days,
         )
         ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
         provisioner = provisioner or BrokerProvisioner(settings)

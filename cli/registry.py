@@ -12,6 +12,7 @@ from cli.wiring import BrokerProvisioner
 from core import db
 from core.settings import load_settings
 from core.types import DeviceType
+from core.zones import DEFAULT_ZONE
 from device_registry import devices, districts, users
 from device_registry.access import Role, system_actor
 from device_registry.schemas import (
@@ -35,6 +36,11 @@ def _districts(subparsers: "argparse._SubParsersAction[Any]") -> tuple[str, Hand
     add = actions.add_parser("add", help="add a district (e.g. 东胜区) with its communities")
     add.add_argument("name")
     add.add_argument("--community", action="append", default=[], help="repeat for several")
+    add.add_argument(
+        "--timezone",
+        default=DEFAULT_ZONE,
+        help=f"IANA time zone of the district (default {DEFAULT_ZONE}); an unknown one is refused",
+    )
     return "districts", _add_district
 
 
@@ -83,8 +89,9 @@ def _actor_name() -> str:
 def _add_district(args: argparse.Namespace) -> int:
     settings = load_settings()
     actor = system_actor(_actor_name())
+    data = DistrictCreate(name=args.name, timezone=args.timezone)  # refused before connecting
     with db.connect(str(settings.database_url)) as conn:
-        district = districts.create_district(conn, actor, DistrictCreate(name=args.name))
+        district = districts.create_district(conn, actor, data)
         for name in args.community:
             districts.create_community(conn, actor, district.id, CommunityCreate(name=name))
         result = districts.get_district(conn, actor, district.id)

@@ -10,10 +10,18 @@ from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from core.masking import FieldKind
 from core.types import DeviceLifecycle, DeviceType
+from core.zones import DEFAULT_ZONE, valid_zone
 from device_registry.access import Role
 from device_registry.personal import personal
 from device_registry.references import (
@@ -49,6 +57,8 @@ def _id_card(value: str) -> str:
 
 
 Phone = Annotated[str, AfterValidator(to_e164)]
+# A zone that the scheduler's jobs can use: one of the system's zoneinfo database.
+Zone = Annotated[str, AfterValidator(valid_zone)]
 IdCard = Annotated[str, AfterValidator(_id_card)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
@@ -74,7 +84,7 @@ class Strict(BaseModel):
 
 class DistrictCreate(Strict):
     name: Name
-    timezone: str = "Asia/Shanghai"
+    timezone: Zone = DEFAULT_ZONE
 
 
 class CommunityCreate(Strict):
@@ -113,7 +123,7 @@ class ElderBase(Strict):
     phone: Phone | None = None
     health_notes: Annotated[str, Field(max_length=4000)] = ""
     presence: Presence = Presence.HOME
-    timezone: str = "Asia/Shanghai"
+    timezone: Zone = DEFAULT_ZONE
 
 
 class ElderCreate(ElderBase):

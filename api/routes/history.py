@@ -7,6 +7,7 @@ look is decided as everywhere else: the PERMISSIONS rows "activity" and "reading
 the elder or device must be visible to the actor (else 404).
 """
 
+import logging
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
@@ -25,11 +26,13 @@ from api.schemas_views import (
     query_error,
 )
 from api.views import PersonalDataRoute
+from core.zones import DEFAULT_ZONE, zone_or_default
 from device_registry.access import Actor
 from device_registry.db import fetch_all, fetch_one
 from device_registry.devices import visible_device
 from device_registry.elders import visible_elder
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["history"], route_class=PersonalDataRoute)
 
 MAX_DAYS: Final = 31
@@ -115,7 +118,7 @@ def activity(
 ) -> ActivityHeatmap:
     actor.require("activity", "read")
     elder = visible_elder(conn, actor, elder_id)
-    zone = ZoneInfo(elder["timezone"])
+    zone = _zone(elder["timezone"], f"elder {elder_id}")
     today = now.astimezone(zone).date()
     local_days = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     since = local_midnight(local_days[0], zone)
@@ -127,7 +130,7 @@ def activity(
         counts[index[local.date()]][local.hour] += motions
     return ActivityHeatmap(
         elder_id=elder_id,
-        timezone=elder["timezone"],
+        timezone=zone.key,
         days=local_days,
         counts=counts,
         total=sum(map(sum, counts)),
@@ -159,7 +162,7 @@ def history(
         raise query_error(
             "bucket", f"more than {MAX_POINTS} buckets: choose a larger bucket or a shorter range"
         )
-    zone = ZoneInfo(_timezone_of(conn, device["elder_id"]))
+    zone = _zone(_timezone_of(conn, device["elder_id"]), f"elder {device['elder_id']}")
     origin = local_midnight(since.astimezone(zone).date(), zone)
     points = reading_buckets(conn, device_id, field, bucket, since, until, origin)
     return ReadingHistory(
@@ -169,7 +172,16 @@ def history(
 
 def _timezone_of(conn: psycopg.Connection[Any], elder_id: int | None) -> str:
     row = fetch_one(conn, "SELECT timezone FROM elders WHERE id = %s", (elder_id,))
-    return "Asia/Shanghai" if row is None else str(row["timezone"])
+    return DEFAULT_ZONE if row is None else str(row["timezone"])
+
+
+def _zone(name: str, whose: str) -> ZoneInfo:
+    """A stored zone the system does not know is read as the default, never a 500: the
+    answer names the zone it used, and the log the row to correct."""
+    zone, usable = zone_or_default(name)
+    if not usable:
+        log.error("%s: stored time zone %r is unknown; answering in %s", whose, name, zone.key)
+    return zone
 
 
 # --- routes ----------------------------------------------------------------------------------

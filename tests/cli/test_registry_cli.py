@@ -101,3 +101,16 @@ def test_first_setup_from_the_command_line(empty_database: str, tmp_path: Path) 
     )
     assert without_admin.returncode != 0
     assert "NUANXIN_MQTT_ADMIN_PASSWORD" in without_admin.stderr
+
+
+def test_an_unknown_time_zone_is_one_line_naming_the_option(empty_database: str) -> None:
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        migrate(conn, discover(PACKAGED_DIR))
+    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+    refused = run_nuanxin("districts", "add", "东胜区", "--timezone", "Asia/Beijing", env=env)
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "timezone" in refused.stderr and "Asia/Shanghai" in refused.stderr
+    added = run_nuanxin("districts", "add", "东胜区", "--timezone", "Asia/Shanghai", env=env)
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["timezone"] == "Asia/Shanghai"
