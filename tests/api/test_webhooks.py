@@ -98,15 +98,24 @@ def test_an_sms_reply_acknowledges_the_senders_alert(
 
 
 def test_the_reply_is_confirmed_in_chinese(stack: TwilioStack, alert: int) -> None:
-    chatter = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "你好"})
+    chatter = stack.reply(WORKER_PHONE, "你好")
     assert chatter.status_code == 200 and "<Message>" not in chatter.text
-    ack = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "好的"})
+    ack = stack.reply(WORKER_PHONE, "好的")
     assert ack.headers["content-type"].startswith("application/xml")
-    assert "<Message>已确认，谢谢！王秀英的警报由您处理" in ack.text
-    again = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "1"})
+    assert f"<Message>已确认#{alert}，谢谢！王秀英的警报由您处理" in ack.text
+    again = stack.reply(WORKER_PHONE, "1")
     assert "<Message>目前没有需要您确认的警报" in again.text
-    stranger = stack.post(INBOUND.value, {"From": "+14155550123", "Body": "1"})
+    stranger = stack.reply("+14155550123", "1")
     assert "<Message>" not in stranger.text  # we never texted them: no SMS back
+
+
+def test_a_reply_without_a_message_sid_is_refused(
+    stack: TwilioStack, alert: int, pool: ConnectionPool
+) -> None:
+    """Without the provider's id a reply cannot be counted once, so it counts not at all."""
+    response = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "1"})
+    assert response.status_code == 400 and "MessageSid" in response.text
+    assert alert_row(pool, alert)["status"] == "notified"
 
 
 def test_keypad_1_acknowledges_and_other_keys_repeat_the_alert(
@@ -165,8 +174,6 @@ def test_the_signed_url_comes_from_the_public_base_url_not_the_host_header(
     stack: TwilioStack, alert: int, pool: ConnectionPool
 ) -> None:
     """A proxy in front rewrites Host; Twilio signed the public URL, which still counts."""
-    response = stack.post(
-        INBOUND.value, {"From": WORKER_PHONE, "Body": "1"}, headers={"Host": "internal:8000"}
-    )
+    response = stack.reply(WORKER_PHONE, "1", Host="internal:8000")
     assert response.status_code == 200
     assert alert_row(pool, alert)["status"] == "acknowledged"

@@ -2,6 +2,7 @@
 server, and helpers to post to the API as Twilio does (signed by `RequestValidator`).
 Shared by the webhook suites."""
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 from alerting.channels import build_notifiers
 from alerting.engine import utc_now
+from alerting.notifiers.callbacks import CallbackPath
 from alerting.planner import Channels
 from alerting.service import AlertingService
 from api.app import create_app
@@ -58,6 +60,12 @@ class TwilioStack:
         signature = validator.compute_signature(signed_url or url, params)
         all_headers = {"X-Twilio-Signature": signature, **(headers or {})}
         return httpx.post(url, data=params, headers=all_headers)
+
+    def reply(self, sender: str, body: str, **headers: str) -> httpx.Response:
+        """An SMS from `sender` to our number, with a new MessageSid, signed; the answer."""
+        sid = "SM" + secrets.token_hex(16)
+        params = {"MessageSid": sid, "SmsSid": sid, "From": sender, "Body": body}
+        return self.post(CallbackPath.TWILIO_SMS_INBOUND.value, params, headers=headers)
 
     def escalate(self, alert_id: int) -> None:
         """The alert's level times out now: the sweep pages the next level, which is sent."""
