@@ -104,8 +104,10 @@ def _settle(
     answer: Answer,
     notification_id: int | None = None,
 ) -> Answer:
+    # A reply may name a code no alert has: it is kept as NULL, not refused by the key.
     conn.execute(
-        "UPDATE inbound_receipts SET outcome = %s, alert_id = %s, notification_id = %s"
+        "UPDATE inbound_receipts SET outcome = %s,"
+        " alert_id = (SELECT id FROM alerts WHERE id = %s), notification_id = %s"
         " WHERE id = %s",
         (answer.outcome.value, answer.alert_id, notification_id, receipt_id),
     )

@@ -181,6 +181,8 @@ def test_a_number_never_notified_about_an_alert_cannot_acknowledge_it(
     assert f"警报#{first}未通知过您的号码，未作确认" in named.text
     assert stack.reply(SUPERVISOR_PHONE, f"1#{second}").text.count("未通知过您的号码") == 1
     assert "<Message>" not in stack.reply("+14155550123", f"1#{first}").text  # a stranger
+    no_such = stack.reply(FAMILY_PHONE, "1#" + "9" * 18)  # the largest code the grammar takes
+    assert no_such.status_code == 200 and "未通知过您的号码" in no_such.text
     assert alert_row(pool, first)["status"] == alert_row(pool, second)["status"] == "notified"
 
 
