@@ -1,12 +1,12 @@
 """What people do to an alert: acknowledge ("I am handling it"), confirm they are on
 site, resolve it with an outcome. Acknowledgements arrive from the app and API, from an
-SMS reply, or from keypad 1 in a voice call; they all end here.
+SMS reply, or from keypad 1 in a voice call (`alerting.inbound` decides which alert a
+reply or key press answers); they all end here.
 
     open ─▶ notified ─▶ acknowledged ─▶ on_site ─▶ resolved
                  └───────────┴─────────────┴──────────▲ (resolve from any open state)
 """
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,8 +18,6 @@ from alerting import store
 from alerting.escalation import on_site_deadline
 from alerting.rules import RULES_BY_NAME, Severity
 
-# Replies that mean "I have it", compared after NFKC (full-width → ASCII) and casefold.
-ACK_WORDS: Final = frozenset({"1", "收到", "ok", "好", "好的", "确认", "yes", "y"})
 UNACKNOWLEDGED: Final = ("open", "notified")
 
 
@@ -44,8 +42,15 @@ class Changed:
 
 
 def acknowledge(
-    conn: psycopg.Connection[Any], alert_id: int, actor: str, now: datetime, via: str
+    conn: psycopg.Connection[Any],
+    alert_id: int,
+    actor: str,
+    now: datetime,
+    via: str,
+    **evidence: Any,
 ) -> Changed:
+    """`evidence` goes into the timeline entry: for a provider's request the channel, the
+    provider and its message id, so the record says what acknowledged, not only who."""
     alert = _locked(conn, alert_id)
     if alert["status"] not in UNACKNOWLEDGED:
         if alert["status"] == "resolved":
@@ -71,6 +76,7 @@ def acknowledge(
         "acknowledged",
         actor,
         via=via,
+        **evidence,
         on_site_due=deadline.isoformat() if deadline else None,
         cancelled_notifications=cancelled,
     )
@@ -127,55 +133,6 @@ def resolve(
     store.cancel_pending(conn, alert_id, now)
     store.timeline(conn, alert_id, now, "resolved", actor, outcome=outcome.value, note=note)
     return Changed(alert_id, "resolved", True)
-
-
-def is_ack_reply(body: str) -> bool:
-    return unicodedata.normalize("NFKC", body).strip().casefold() in ACK_WORDS
-
-
-def acknowledge_by_reply(
-    conn: psycopg.Connection[Any], from_number: str, body: str, now: datetime
-) -> Changed | None:
-    """An SMS reply acknowledges the sender's latest unacknowledged alert; None if the
-    text is not an acknowledgement or the number has nothing to acknowledge."""
-    if not is_ack_reply(body):
-        return None
-    row = store.fetch_one(
-        conn,
-        "SELECT n.alert_id, c.name FROM notifications n JOIN alerts a ON a.id = n.alert_id"
-        " LEFT JOIN contacts c ON c.id = n.contact_id"
-        " WHERE n.to_address = %s AND n.channel = 'sms' AND a.status IN ('open', 'notified')"
-        " ORDER BY n.created_at DESC LIMIT 1",
-        (from_number,),
-    )
-    if row is None:
-        return None
-    return acknowledge(
-        conn, row["alert_id"], _contact_actor(row["name"], from_number), now, "sms reply"
-    )
-
-
-def acknowledge_by_keypad(
-    conn: psycopg.Connection[Any], notification_id: int, digits: str, now: datetime
-) -> Changed | None:
-    if digits.strip() != "1":
-        return None
-    row = store.fetch_one(
-        conn,
-        "SELECT n.alert_id, n.to_address, c.name FROM notifications n"
-        " LEFT JOIN contacts c ON c.id = n.contact_id WHERE n.id = %s",
-        (notification_id,),
-    )
-    if row is None:
-        return None
-    return acknowledge(
-        conn, row["alert_id"], _contact_actor(row["name"], row["to_address"]), now, "keypad"
-    )
-
-
-def _contact_actor(name: str | None, number: str) -> str:
-    masked = f"{number[:-8]}****{number[-4:]}" if len(number) >= 11 else "****"
-    return f"contact:{name or '?'} ({masked})"
 
 
 def _locked(conn: psycopg.Connection[Any], alert_id: int) -> store.Row:

@@ -244,7 +244,12 @@ def _insert(
     kind = AlertKind(RULES_BY_NAME[alert["rule"]].kind)
     key = REMINDER_KEY if step.round > 0 else alert_key(kind)
     facts = AlertFacts(
-        kind, elder["name"], elder["address"], alert["triggered_at"], attempt=step.round + 1
+        kind,
+        elder["name"],
+        elder["address"],
+        alert["triggered_at"],
+        attempt=step.round + 1,
+        code=alert["id"],
     )
     rendered = render(key, address.locale, address.form, facts)
     row = store.fetch_one(

@@ -114,9 +114,10 @@ resync` when you should reload. The browser's EventSource cannot send headers, s
 endpoint alone also accepts the token as `?token=`.
 
 **Webhooks** (`/api/v1/webhooks/twilio/…`) are for Twilio only: SMS and call status
-callbacks, SMS replies ("1", "收到", "OK" acknowledge) and keypad 1 in alert calls. Each
+callbacks, SMS replies ("1", "收到", "OK", or "1#23" naming an alert's code, acknowledge
+one alert sent to that number) and keypad 1 in alert calls (the call's own alert). Each
 request must carry Twilio's signature of `NUANXIN_PUBLIC_BASE_URL` + path; anything else
-answers 403.
+answers 403. Each provider message id counts once: a replay changes nothing.
 
 **Pictures and reports.** `GET /api/v1/elders/{id}/activity?days=7`: PIR motion per local
 hour and day (the heat-map; not for installers). `GET /api/v1/devices/{id}/readings?field=

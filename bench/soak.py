@@ -8,7 +8,7 @@ all commissioned; together their devices publish `rate` readings/s at a steady p
 device every homes × 4 / rate seconds) through the load account. A few of the buttons
 (`buttons`) are connected on their own accounts the whole time, as real ones are, and
 one of them is pressed every `press_seconds`. The community worker answers like a
-person would: each alert SMS is acknowledged by an SMS reply (收到, through the local
+person would: each alert SMS is acknowledged by an SMS reply (收到 #code, through the local
 Twilio's signed webhook) and, on the responder's next round, resolved in the app (the
 API) — so an alert lives a few seconds, open alerts do not pile up, and every part of
 serve (ingest, engine, notifier, webhooks, API) works the whole time. Twilio sends its

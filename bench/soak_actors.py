@@ -55,7 +55,8 @@ class BrokerStats:
 
 class Responder:
     """The community worker on the phone and in the app, every `RESPOND_EVERY_S`: resolves
-    what was acknowledged on the previous round, then answers each new alert SMS with 收到.
+    what was acknowledged on the previous round, then answers each new alert SMS with
+    收到 and its code.
     Failures are counted, not raised: a soak reports them."""
 
     def __init__(self, api_url: str, twilio: TwilioServer) -> None:
@@ -97,9 +98,11 @@ class Responder:
                     f"/api/v1/alerts/{alert['id']}/resolve", json={"outcome": "handled"}
                 )
                 self.errors += resolved.status_code != 200
-        # Each reply acknowledges the sender's newest unacknowledged alert.
-        for _ in [a for a in alerts if a["status"] == "notified"]:
-            reply = self._twilio.post_inbound_sms(self._inbound, WORKER_PHONE, "收到")
+        # Each reply names its alert's code, as the SMS asks: with several alerts open a
+        # bare 收到 would acknowledge none of them.
+        for alert in [a for a in alerts if a["status"] == "notified"]:
+            body = f"收到 #{alert['id']}"
+            reply = self._twilio.post_inbound_sms(self._inbound, WORKER_PHONE, body)
             self.errors += reply.status != 200
 
 

@@ -3,8 +3,9 @@ to providers and by the API routes that answer them.
 
 Every URL carries our notification id, so a callback finds its row without looking up
 provider ids, and a reply to the wrong notification cannot acknowledge another alert.
-Inbound SMS is configured once on the Twilio number, so it carries no id; the API
-matches the sender to the newest open notification sent to that number.
+Inbound SMS is configured once on the Twilio number, so it carries no id; the reply
+names the alert's code the SMS asked for (`1#23`), or the sender must have only one open
+alert (`alerting.inbound`).
 """
 
 from enum import StrEnum

@@ -1,6 +1,7 @@
 """SMS through Twilio: `Client.messages.create`, with a status callback per notification.
 
-Replies come back to the number's inbound webhook, so Twilio SMS carries "回复1确认".
+Replies come back to the number's inbound webhook, so Twilio SMS carries "回复1#23确认"
+(23: the alert's code).
 """
 
 from twilio.rest import Client  # type: ignore[import-untyped]  # twilio ships no type hints

@@ -2,7 +2,11 @@
 
 A new alert kind is one row in KINDS; a new layout is one row in LAYOUTS; TEMPLATES, the
 table keyed by (template key, locale, form), is their product and is never edited by
-hand. Placeholders: {sign} {elder} {event} {address} {time} {attempt} {advice}.
+hand. Placeholders: {sign} {elder} {event} {address} {time} {attempt} {advice} {code}.
+
+Two-way SMS asks for a reply naming the alert's code (`回复1#23确认`): a person paged
+about several alerts at once must be able to say which one they take, and a reply that
+names its alert cannot be taken for another.
 
 The zh-CN one-way SMS layouts are also the Alibaba Cloud templates submitted for
 approval (ALIYUN_TEMPLATES derives them), so the text recorded for a notification is
@@ -79,11 +83,11 @@ SIGNS: dict[Locale, str] = {"zh-CN": "【暖心守护】", "en": "[Nuanxin] "}
 
 # How to acknowledge, per form: Twilio carries replies; Alibaba Cloud SMS does not.
 ACK: dict[tuple[Locale, Form], str] = {
-    ("zh-CN", Form.SMS_REPLY): "回复1确认",
+    ("zh-CN", Form.SMS_REPLY): "回复1#{code}确认",
     ("zh-CN", Form.SMS_NO_REPLY): "请在App确认或接听来电按1",
     ("zh-CN", Form.VOICE): "确认处理请按1。",
     ("zh-CN", Form.CHAT): "请在App中确认处理。",
-    ("en", Form.SMS_REPLY): "Reply 1 to acknowledge",
+    ("en", Form.SMS_REPLY): "Reply 1#{code} to acknowledge",
     ("en", Form.SMS_NO_REPLY): "Acknowledge in the app or press 1 on our call",
     ("en", Form.VOICE): "Press 1 to acknowledge.",
     ("en", Form.CHAT): "Acknowledge in the Nuanxin app.",

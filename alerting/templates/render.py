@@ -59,6 +59,7 @@ class AlertFacts:
     address: str
     at: datetime  # when it happened; timezone-aware
     attempt: int = 1  # reminders: which notification of this alert this is
+    code: int | None = None  # the alert's id: two-way SMS asks for it in the reply
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
@@ -91,9 +92,12 @@ def render(
     """Render one message. `sign` overrides the SMS signature (Alibaba Cloud prints the
     approved signature name in 【】, and its length counts against the 70 characters).
 
-    Raises KeyError for a (key, locale, form) the catalogue does not hold.
+    Raises KeyError for a (key, locale, form) the catalogue does not hold, ValueError for
+    facts that lack what the template needs (the code, for two-way SMS).
     """
     template = TEMPLATES[(key, locale, form)]
+    if "{code}" in template.text and facts.code is None:
+        raise ValueError(f"{key} as {form.value} names the alert's code: AlertFacts.code")
     kind = template.kind or facts.kind
     wording = KINDS[(kind, locale)]
     local = facts.at.astimezone(LOCAL_ZONE)
@@ -104,6 +108,7 @@ def render(
         "advice": wording.advice,
         "time": TIME_FORMATS[(locale, form is Form.VOICE)](local),
         "attempt": str(facts.attempt),
+        "code": str(facts.code),
     }
 
     def fill(address: str) -> str:

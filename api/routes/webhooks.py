@@ -9,8 +9,9 @@ the notifiers gave Twilio — never from the Host header or scheme the request c
 which proxies rewrite and clients choose. Anything unsigned or wrongly signed answers 403
 and is logged with its path only (the body holds phone numbers).
 
-Acknowledgements by SMS reply or keypad are audited under the contact's name, like the
-alert's timeline records them.
+SMS replies and key presses are handed to `alerting.inbound`, which counts each provider
+id once and binds each to the one alert it answers (safety invariant 2). Acknowledgements
+are audited under the contact's name, like the alert's timeline records them.
 """
 
 import logging
@@ -22,13 +23,13 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped]
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
-from alerting import lifecycle
+from alerting import inbound
 from alerting.dispatch import record_delivery
 from alerting.notifiers.base import Channel, DeliveryStatus, Locale, Message
 from alerting.notifiers.callbacks import CallbackPath
-from alerting.notifiers.twilio_http import TWILIO_CALL_STATUS, TWILIO_MESSAGE_STATUS
+from alerting.notifiers.twilio_http import PROVIDER, TWILIO_CALL_STATUS, TWILIO_MESSAGE_STATUS
 from alerting.notifiers.twilio_voice import VOICES, alert_twiml
-from alerting.templates import REPLIES
+from alerting.templates import sms_answer, voice_answer
 from api.deps import ChannelsDep, ClockDep, DbDep
 from api.views import PersonalDataRoute
 from core.errors import NotFound
@@ -143,38 +144,55 @@ def _delivery(
     CallbackPath.TWILIO_SMS_INBOUND.value,
     summary="Twilio: an SMS to our number",
     description=(
-        "A reply meaning yes (1, 收到, OK, 好, 确认 … full-width too) acknowledges the "
-        "sender's newest unacknowledged alert; the answer (TwiML) confirms it by SMS."
+        "A reply meaning yes (1, 收到, OK, 好, 确认 … full-width too), optionally with an "
+        "alert's code (`1#23`), acknowledges one alert that was sent to the sender's number "
+        "and is still unacknowledged: the one it names, or the only one there is. With "
+        "several and no code it acknowledges none and lists their codes. Each `MessageSid` "
+        "counts once: a replay is answered as already received and changes nothing. The "
+        "answer (TwiML) tells the sender what happened; numbers we never contacted get none."
     ),
     response_class=Response,
+    responses={400: {"description": "no MessageSid or From: the reply cannot be counted once"}},
 )
 def sms_inbound(db: DbDep, clock: ClockDep, params: TwilioParams) -> Response:
-    sender, body = params.get("From", ""), params.get("Body", "")
+    sid, sender = params.get("MessageSid", ""), params.get("From", "")
+    if not sid or not sender:
+        raise HTTPException(400, "an inbound SMS must carry MessageSid and From")
     reply = MessagingResponse()
     with db.transaction() as conn:
-        locale = _sender_locale(conn, sender)
-        try:
-            changed = lifecycle.acknowledge_by_reply(conn, sender, body, clock())
-        except lifecycle.LifecycleError:  # resolved between the lookup and the lock
-            changed = None
-        if changed is not None:
-            elder = _audit_contact_ack(conn, changed, "sms reply")
-            reply.message(REPLIES[locale or "zh-CN"].acknowledged.format(elder=elder))
-        elif locale is not None and lifecycle.is_ack_reply(body):
-            reply.message(REPLIES[locale].nothing_to_acknowledge)
+        sms = inbound.Inbound(PROVIDER, sid, sender)
+        answer = inbound.sms_reply(conn, sms, params.get("Body", ""), clock())
+        _audit_contact_ack(conn, answer, "sms reply")
+    if answer.locale is not None:
+        text = sms_answer(
+            answer.locale,
+            answer.outcome,
+            code=answer.alert_id,
+            elder=answer.elder,
+            choices=answer.choices,
+        )
+        if text is not None:
+            reply.message(text)
     return Response(str(reply), media_type=TWIML)
 
 
 @router.post(
     CallbackPath.TWILIO_VOICE_GATHER.value,
     summary="Twilio: a key pressed during an alert call",
-    description="1 acknowledges the alert and thanks the caller; anything else repeats it.",
+    description=(
+        "1 acknowledges the alert this call is about (the notification in the path, placed "
+        "as this `CallSid`) and thanks the caller; anything else repeats the alert. A "
+        "replayed key press changes nothing."
+    ),
     response_class=Response,
+    responses={400: {"description": "no CallSid: the key press cannot be counted once"}},
 )
 def voice_keypad(
     request: Request, db: DbDep, clock: ClockDep, params: TwilioParams, notification_id: int
 ) -> Response:
-    digits = params.get("Digits", "")
+    digits, call_sid = params.get("Digits", "").strip(), params.get("CallSid", "")
+    if not call_sid:
+        raise HTTPException(400, "a key press must carry CallSid")
     response = VoiceResponse()
     with db.transaction() as conn:
         row = fetch_one(
@@ -185,53 +203,29 @@ def voice_keypad(
         if row is None:
             response.hangup()
             return Response(str(response), media_type=TWIML)
-        locale = _locale(row["locale"])
-        if digits.strip() != "1":
+        locale = inbound.as_locale(row["locale"])
+        if digits != inbound.ACK_KEY:
             base_url = request.app.state.settings.public_base_url
             return Response(alert_twiml(_message(row, locale), base_url), media_type=TWIML)
-        try:
-            changed = lifecycle.acknowledge_by_keypad(conn, notification_id, digits, clock())
-            text = REPLIES[locale].thanks
-        except lifecycle.LifecycleError:
-            changed, text = None, REPLIES[locale].closed
-        if changed is not None:
-            _audit_contact_ack(conn, changed, "keypad")
+        call = inbound.Inbound(row["provider"] or PROVIDER, call_sid, row["to_address"])
+        answer = inbound.keypad(conn, call, row, clock())
+        _audit_contact_ack(conn, answer, "keypad")
     voice = VOICES[locale]
-    response.say(text, language=voice.language, voice=voice.voice)
+    said = voice_answer(locale, answer.outcome) or voice.goodbye
+    response.say(said, language=voice.language, voice=voice.voice)
     return Response(str(response), media_type=TWIML)
 
 
-def _locale(value: object) -> Locale:
-    return "en" if value == "en" else "zh-CN"
-
-
-def _sender_locale(conn: psycopg.Connection[Any], sender: str) -> Locale | None:
-    """The language we text this number in; None if we never texted it."""
-    row = fetch_one(
-        conn,
-        "SELECT locale FROM notifications WHERE to_address = %s AND channel = 'sms'"
-        " ORDER BY created_at DESC LIMIT 1",
-        (sender,),
-    )
-    if row is None:
-        return None
-    return _locale(row["locale"])
-
-
-def _audit_contact_ack(conn: psycopg.Connection[Any], changed: lifecycle.Changed, via: str) -> str:
-    """Audit a contact's acknowledgement; returns the elder's name for the answer."""
-    row = fetch_one(
-        conn,
-        "SELECT a.acknowledged_by, e.name FROM alerts a LEFT JOIN elders e ON e.id = a.elder_id"
-        " WHERE a.id = %s",
-        (changed.alert_id,),
-    )
+def _audit_contact_ack(conn: psycopg.Connection[Any], answer: inbound.Answer, via: str) -> None:
+    """Audit an acknowledgement a contact made, under the name the timeline gives them."""
+    changed = answer.changed
+    if changed is None:
+        return
+    row = fetch_one(conn, "SELECT acknowledged_by FROM alerts WHERE id = %s", (changed.alert_id,))
     assert row is not None  # the lifecycle function just locked it
-    if changed.changed:
-        contact = system_actor(row["acknowledged_by"])  # the log keeps the name only
-        detail = {"status": changed.status, "changed": True, "via": via}
-        audit.record(conn, contact, "alert.acknowledge", "alert", changed.alert_id, detail)
-    return str(row["name"] or "")
+    contact = system_actor(row["acknowledged_by"])  # the log keeps the name only
+    detail = {"status": changed.status, "changed": True, "via": via}
+    audit.record(conn, contact, "alert.acknowledge", "alert", changed.alert_id, detail)
 
 
 def _message(row: dict[str, Any], locale: Locale) -> Message:

@@ -7,7 +7,7 @@ from alerting.templates import AlertFacts, AlertKind, Form, alert_key, render
 
 # 08:15 in Ordos
 AT = datetime(2026, 11, 28, 0, 15, 2, tzinfo=UTC)
-FACTS = AlertFacts(AlertKind.SMOKE, "张秀英", "东胜区天骄街道杭锦北路12号3单元502", AT)
+FACTS = AlertFacts(AlertKind.SMOKE, "张秀英", "东胜区天骄街道杭锦北路12号3单元502", AT, code=2)
 FROM_NUMBER = "+15005550006"
 MAINLAND = "+8613912345678"
 ABROAD = "+4915112345678"

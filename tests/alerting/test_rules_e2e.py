@@ -2,15 +2,17 @@
 text; acknowledgement by SMS reply and keypad; mainland numbers through Alibaba Cloud;
 a failed SMS falling back to a call and then up the ladder."""
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from alerting import lifecycle, timers
+from alerting import inbound, lifecycle, store, timers
 from alerting.dispatch import record_delivery
 from alerting.notifiers.base import DeliveryStatus
+from alerting.templates import AckOutcome
 from core.types import EventKind
 from tests.support.alerting_stack import (
     DAUGHTER,
@@ -132,22 +134,33 @@ def test_offline_device_alert_and_recovery(stack: AlertingStack) -> None:
     assert stack.alerts()[0]["status"] == "resolved"
 
 
-@pytest.mark.parametrize("reply", ["1", "收到", "OK", "ｏｋ", " 好的 "])
+def sms_reply(stack: AlertingStack, sender: str, body: str) -> inbound.Answer:
+    """A reply from `sender`, handled in one transaction as the webhook does."""
+    sms = inbound.Inbound("twilio", f"SM{next(SIDS):032x}", sender)
+    with stack.pool.connection() as conn:
+        return inbound.sms_reply(conn, sms, body, stack.clock())
+
+
+SIDS = itertools.count(1)
+
+
+@pytest.mark.parametrize("reply", ["1", "收到", "OK", "ｏｋ", " 好的 ", "1#{id}", "收到 ＃{id}"])
 def test_sms_reply_acknowledges(stack: AlertingStack, reply: str) -> None:
     stack.event("btn-1", EventKind.BUTTON_PRESS)
     stack.run()
-    with stack.pool.connection() as conn:
-        changed = lifecycle.acknowledge_by_reply(conn, WORKER, reply, stack.clock())
-    assert changed is not None and changed.status == "acknowledged"
+    [alert] = stack.alerts()
+    answer = sms_reply(stack, WORKER, reply.format(id=alert["id"]))
+    assert answer.outcome is AckOutcome.ACKNOWLEDGED and answer.alert_id == alert["id"]
+    assert answer.changed is not None and answer.changed.status == "acknowledged"
     assert stack.alerts()[0]["acknowledged_by"].startswith("contact:刘网格员")
 
 
 def test_other_replies_do_not_acknowledge(stack: AlertingStack) -> None:
     stack.event("btn-1", EventKind.BUTTON_PRESS)
     stack.run()
-    with stack.pool.connection() as conn:
-        assert lifecycle.acknowledge_by_reply(conn, WORKER, "谁?", stack.clock()) is None
-        assert lifecycle.acknowledge_by_reply(conn, "+10000000000", "1", stack.clock()) is None
+    for body in ("谁?", "123", "1#", "#5", "1#abc", "2"):
+        assert sms_reply(stack, WORKER, body).outcome is AckOutcome.NOT_AN_ACK, body
+    assert sms_reply(stack, "+10000000000", "1").outcome is AckOutcome.NOTHING_OPEN
     assert stack.alerts()[0]["status"] == "notified"
 
 
@@ -157,14 +170,15 @@ def test_keypad_one_in_the_call_acknowledges(stack: AlertingStack) -> None:
     stack.clock.advance(seconds=181)  # family level: SMS and a call
     stack.run()
     with stack.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT id FROM notifications WHERE channel = 'voice' AND to_address = %s",
+        row = store.fetch_one(
+            conn,
+            "SELECT * FROM notifications WHERE channel = 'voice' AND to_address = %s",
             (DAUGHTER,),
-        ).fetchone()
+        )
         assert row is not None
-        assert lifecycle.acknowledge_by_keypad(conn, row[0], "2", stack.clock()) is None
-        changed = lifecycle.acknowledge_by_keypad(conn, row[0], "1", stack.clock())
-    assert changed is not None and changed.status == "acknowledged"
+        call = inbound.Inbound("twilio", row["provider_id"], DAUGHTER)
+        answer = inbound.keypad(conn, call, row, stack.clock())
+    assert answer.changed is not None and answer.changed.status == "acknowledged"
     stack.clock.advance(seconds=301)
     stack.run()
     assert stack.calls_to("+14155550199") == 0  # the supervisor is not called

@@ -13,15 +13,18 @@ from alerting.templates import (
     KINDS,
     LOCALES,
     REMINDER_KEY,
-    REPLIES,
+    SMS_ANSWERS,
     SMS_FORMS,
     TEMPLATES,
+    AckOutcome,
     AlertFacts,
     AlertKind,
+    Choice,
     Form,
     alert_key,
     aliyun_segments,
     render,
+    sms_answer,
     sms_segments,
 )
 from alerting.templates.catalog import ACK, Layout
@@ -41,6 +44,7 @@ ORDOS_ADDRESSES = [
 ]
 ELDERS = ["张秀英", "其其格", "乌云其木格"]  # Mongolian names run longer
 KEYS = sorted({key for key, _, _ in TEMPLATES})
+CODE = 123456  # an alert id a city reaches after years: the SMS budget must hold it
 
 
 def test_the_table_is_complete() -> None:
@@ -55,7 +59,7 @@ def test_every_template_names_elder_address_event_time_and_ack(
     key: str, locale: str, form: Form
 ) -> None:
     kind = AlertKind.GAS if key == REMINDER_KEY else AlertKind(key.removeprefix("alert."))
-    facts = AlertFacts(kind, "张秀英", ORDOS_ADDRESSES[2], AT, attempt=2)
+    facts = AlertFacts(kind, "张秀英", ORDOS_ADDRESSES[2], AT, attempt=2, code=CODE)
 
     rendered = render(key, locale, form, facts)  # type: ignore[arg-type]
 
@@ -63,7 +67,7 @@ def test_every_template_names_elder_address_event_time_and_ack(
     assert "张秀英" in text
     assert "1101室" in text  # the door a responder needs survives any shortening
     assert KINDS[(kind, locale)].event in text  # type: ignore[index]
-    assert text.endswith(ACK[(locale, form)])  # type: ignore[index]
+    assert text.endswith(ACK[(locale, form)].format(code=CODE))  # type: ignore[index]
     time = "11月28日8点15分" if (locale, form) == ("zh-CN", Form.VOICE) else "11-28 08:15"
     if (locale, form) == ("en", Form.VOICE):
         time = "November 28 at 08:15"
@@ -79,7 +83,7 @@ def test_every_template_names_elder_address_event_time_and_ack(
 def test_zh_sms_fits_one_segment(address: str, elder: str, form: Form) -> None:
     for kind in AlertKind:
         for key in (alert_key(kind), REMINDER_KEY):
-            facts = AlertFacts(kind, elder, address, AT, attempt=3)
+            facts = AlertFacts(kind, elder, address, AT, attempt=3, code=CODE)
             rendered = render(key, "zh-CN", form, facts)
 
             assert rendered.segments == 1, rendered.text
@@ -95,9 +99,9 @@ def test_address_is_cut_and_the_ack_survives() -> None:
             alert_key(AlertKind.SMOKE),
             "zh-CN",
             form,
-            AlertFacts(AlertKind.SMOKE, "张秀英", address, AT),
+            AlertFacts(AlertKind.SMOKE, "张秀英", address, AT, code=CODE),
         )
-        assert rendered.text.endswith(ACK[("zh-CN", form)])
+        assert rendered.text.endswith(ACK[("zh-CN", form)].format(code=CODE))
         assert rendered.segments == 1
         assert "…" in rendered.params["address"] and rendered.params["address"].endswith("路1号")
 
@@ -112,19 +116,36 @@ def test_region_names_go_first() -> None:
 def test_english_with_a_latin_address_fits_one_gsm7_segment() -> None:
     address = "Room 502, Unit 3, Building 12, Hangjin North Road, Dongsheng District, Ordos"
     for key in (alert_key(AlertKind.EMERGENCY_CALL), REMINDER_KEY):
-        facts = AlertFacts(AlertKind.EMERGENCY_CALL, "Zhang Xiuying", address, AT, attempt=2)
+        facts = AlertFacts(
+            AlertKind.EMERGENCY_CALL, "Zhang Xiuying", address, AT, attempt=2, code=CODE
+        )
         rendered = render(key, "en", Form.SMS_REPLY, facts)
         assert is_gsm7(rendered.text)
         assert rendered.segments == 1, rendered.text
-        assert "Room 502" in rendered.text and rendered.text.endswith("Reply 1 to acknowledge")
+        assert "Room 502" in rendered.text
+        assert rendered.text.endswith(f"Reply 1#{CODE} to acknowledge")
 
 
 def test_english_with_a_chinese_address_takes_two_segments_at_most() -> None:
     # The address is stored in Chinese; UCS-2 leaves 70 characters, too few for English.
-    facts = AlertFacts(AlertKind.GAS, "Zhang Xiuying", ORDOS_ADDRESSES[2], AT)
+    facts = AlertFacts(AlertKind.GAS, "Zhang Xiuying", ORDOS_ADDRESSES[2], AT, code=CODE)
     rendered = render(alert_key(AlertKind.GAS), "en", Form.SMS_REPLY, facts)
     assert rendered.segments == 2
-    assert rendered.text.endswith("Reply 1 to acknowledge")
+    assert rendered.text.endswith(f"Reply 1#{CODE} to acknowledge")
+
+
+def test_two_way_sms_names_the_alerts_code_and_cannot_be_rendered_without_it() -> None:
+    facts = AlertFacts(AlertKind.SMOKE, "张秀英", ORDOS_ADDRESSES[0], AT, code=23)
+    assert render(alert_key(AlertKind.SMOKE), "zh-CN", Form.SMS_REPLY, facts).text.endswith(
+        "回复1#23确认"
+    )
+    codeless = AlertFacts(AlertKind.SMOKE, "张秀英", ORDOS_ADDRESSES[0], AT)
+    for key in (alert_key(AlertKind.SMOKE), REMINDER_KEY):
+        for locale in LOCALES:
+            with pytest.raises(ValueError, match="code"):
+                render(key, locale, Form.SMS_REPLY, codeless)
+    # one-way SMS is an approved template without it; voice is bound to its call
+    assert "#" not in render(alert_key(AlertKind.SMOKE), "zh-CN", Form.SMS_NO_REPLY, codeless).text
 
 
 def test_times_are_local_to_ordos_and_must_be_aware() -> None:
@@ -179,9 +200,37 @@ def test_aliyun_counts_characters_signature_included() -> None:
     assert aliyun_segments("【暖心守护】" + "好" * 65) == 2
 
 
-@pytest.mark.parametrize("locale", sorted(REPLIES))
-def test_acknowledgement_replies_are_one_sms_segment(locale: Locale) -> None:
-    replies = REPLIES[locale]
-    longest_name = "欧阳慕容秀英" if locale == "zh-CN" else "Wang Xiuying-Ouyang"
-    assert sms_segments(replies.acknowledged.format(elder=longest_name)) == 1
-    assert sms_segments(replies.nothing_to_acknowledge) == 1
+LONGEST_NAME: dict[Locale, str] = {"zh-CN": "欧阳慕容秀英", "en": "Wang Xiuying-Ouyang"}
+
+
+@pytest.mark.parametrize(
+    ("locale", "outcome"),
+    sorted((loc, o) for loc in SMS_ANSWERS for o in SMS_ANSWERS[loc]),
+)
+def test_every_acknowledgement_answer_is_one_sms_segment(
+    locale: Locale, outcome: AckOutcome
+) -> None:
+    choices = [
+        Choice(CODE, LONGEST_NAME[locale], KINDS[(AlertKind.GAS, locale)].event),
+        Choice(CODE + 1, LONGEST_NAME[locale], KINDS[(AlertKind.SMOKE, locale)].event),
+    ]
+    text = sms_answer(locale, outcome, code=CODE, elder=LONGEST_NAME[locale], choices=choices)
+    assert text is not None and "{" not in text
+    assert sms_segments(text) == 1, text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_list_of_open_alerts_drops_detail_before_a_code(locale: Locale) -> None:
+    event = KINDS[(AlertKind.EMERGENCY_CALL, locale)].event
+    names = ("张秀英", "李建国") if locale == "zh-CN" else ("Zhang Xiuying", "Li Jianguo")
+    few = [Choice(7, names[0], event), Choice(8, names[1], event)]
+    text = sms_answer(locale, AckOutcome.AMBIGUOUS, choices=few)
+    assert text is not None and sms_segments(text) == 1
+    assert "#7" in text and "#8" in text and names[1] in text and event in text
+    many = [Choice(CODE + i, LONGEST_NAME[locale], event) for i in range(6)]
+    text = sms_answer(locale, AckOutcome.AMBIGUOUS, choices=many)
+    assert text is not None and all(f"#{c.code}" in text for c in many)
+
+
+def test_chatter_gets_no_sms() -> None:
+    assert sms_answer("zh-CN", AckOutcome.NOT_AN_ACK) is None

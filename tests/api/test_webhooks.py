@@ -4,25 +4,16 @@ input. Forged, unsigned or re-addressed requests answer 403 and change nothing."
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from alerting import lifecycle
-from alerting.channels import build_notifiers
 from alerting.engine import utc_now
 from alerting.notifiers.callbacks import CallbackPath, callback_url
-from alerting.planner import Channels
-from alerting.service import AlertingService
-from api.app import create_app
-from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
-from simulators.twilio_server import ApiRequest, TwilioServer, gather_action
+from simulators.twilio_server import gather_action
 from tests.support.api_alerts import (
     WORKER_PHONE,
     add_staff,
@@ -30,73 +21,23 @@ from tests.support.api_alerts import (
     audit_rows,
     open_alert,
 )
-from tests.support.api_server import base_url, bound_socket, serve
+from tests.support.twilio_stack import TwilioStack, twilio_stack
 from tests.support.world import World
 
 INBOUND = CallbackPath.TWILIO_SMS_INBOUND
 
 
-@dataclass
-class Stack:
-    url: str
-    twilio: TwilioServer
-    service: AlertingService
-    channels: Channels
-    pool: ConnectionPool
-
-    def notifications(self, alert_id: int, channel: str) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                "SELECT * FROM notifications WHERE alert_id = %s AND channel = %s ORDER BY id",
-                (alert_id, channel),
-            )
-            return cur.fetchall()
-
-    def sent(self, sid: str) -> ApiRequest:
-        return next(r for r in self.twilio.requests if r.sid == sid)
-
-    def post(
-        self,
-        path: str,
-        params: dict[str, str],
-        *,
-        signed_url: str | None = None,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        """POST as Twilio would, signed over `signed_url` (default: the real URL)."""
-        url = self.url + path
-        validator = RequestValidator(token) if token else self.twilio.validator
-        signature = validator.compute_signature(signed_url or url, params)
-        all_headers = {"X-Twilio-Signature": signature, **(headers or {})}
-        return httpx.post(url, data=params, headers=all_headers)
-
-
 @pytest.fixture(scope="module")
 def stack(
     database_url: str, pool: ConnectionPool, provisioner: BrokerAdmin, world: World
-) -> Iterator[Stack]:
+) -> Iterator[TwilioStack]:
     add_staff(pool, world)
-    sock = bound_socket()
-    # status callbacks only when a test asks: no race with the dispatcher recording the SID
-    with TwilioServer(callback_delay_ms=None) as twilio:
-        settings = Settings(
-            database_url=database_url,
-            public_base_url=base_url(sock),
-            twilio_account_sid=twilio.account_sid,
-            twilio_auth_token=twilio.auth_token,
-            twilio_from_number="+14155550000",
-            twilio_api_base_url=twilio.url,
-        )
-        notifiers, channels = build_notifiers(settings, pool)
-        service = AlertingService(pool, database_url, notifiers, channels)
-        app = create_app(settings, pool, provisioner, channels)
-        with serve(app, sock) as url:
-            yield Stack(url, twilio, service, channels, pool)
+    with twilio_stack(database_url, pool, provisioner) as stack:
+        yield stack
 
 
 @pytest.fixture
-def alert(stack: Stack, pool: ConnectionPool, world: World) -> Iterator[int]:
+def alert(stack: TwilioStack, pool: ConnectionPool, world: World) -> Iterator[int]:
     """An emergency call of 王秀英, its first SMS sent to the community worker."""
     alert_id = open_alert(pool, world, "east_a", channels=stack.channels)
     stack.service.run_until_idle()
@@ -108,7 +49,7 @@ def alert(stack: Stack, pool: ConnectionPool, world: World) -> Iterator[int]:
             lifecycle.resolve(conn, alert_id, "test", lifecycle.Outcome.OTHER, "", utc_now())
 
 
-def test_status_callbacks_mark_the_sms_delivered(stack: Stack, alert: int) -> None:
+def test_status_callbacks_mark_the_sms_delivered(stack: TwilioStack, alert: int) -> None:
     [sms] = stack.notifications(alert, "sms")
     assert (sms["status"], sms["to_address"]) == ("queued", WORKER_PHONE)
     callbacks = stack.twilio.send_status_callbacks(stack.sent(sms["provider_id"]))
@@ -118,7 +59,7 @@ def test_status_callbacks_mark_the_sms_delivered(stack: Stack, alert: int) -> No
 
 
 def test_undelivered_sms_fails_and_falls_back_to_a_call_that_fails_too(
-    stack: Stack, alert: int
+    stack: TwilioStack, alert: int
 ) -> None:
     [sms] = stack.notifications(alert, "sms")
     stack.twilio.set_message_outcome(WORKER_PHONE, "undelivered", "30006")
@@ -144,7 +85,7 @@ def test_undelivered_sms_fails_and_falls_back_to_a_call_that_fails_too(
 
 @pytest.mark.parametrize("reply", ["收到", "ＯＫ", "1"])
 def test_an_sms_reply_acknowledges_the_senders_alert(
-    stack: Stack, alert: int, pool: ConnectionPool, reply: str
+    stack: TwilioStack, alert: int, pool: ConnectionPool, reply: str
 ) -> None:
     callback = stack.twilio.post_inbound_sms(callback_url(stack.url, INBOUND), WORKER_PHONE, reply)
     assert callback.status == 200
@@ -156,20 +97,29 @@ def test_an_sms_reply_acknowledges_the_senders_alert(
     assert entry["detail"]["via"] == "sms reply"
 
 
-def test_the_reply_is_confirmed_in_chinese(stack: Stack, alert: int) -> None:
-    chatter = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "你好"})
+def test_the_reply_is_confirmed_in_chinese(stack: TwilioStack, alert: int) -> None:
+    chatter = stack.reply(WORKER_PHONE, "你好")
     assert chatter.status_code == 200 and "<Message>" not in chatter.text
-    ack = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "好的"})
+    ack = stack.reply(WORKER_PHONE, "好的")
     assert ack.headers["content-type"].startswith("application/xml")
-    assert "<Message>已确认，谢谢！王秀英的警报由您处理" in ack.text
-    again = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "1"})
+    assert f"<Message>已确认#{alert}，谢谢！王秀英的警报由您处理" in ack.text
+    again = stack.reply(WORKER_PHONE, "1")
     assert "<Message>目前没有需要您确认的警报" in again.text
-    stranger = stack.post(INBOUND.value, {"From": "+14155550123", "Body": "1"})
+    stranger = stack.reply("+14155550123", "1")
     assert "<Message>" not in stranger.text  # we never texted them: no SMS back
 
 
+def test_a_reply_without_a_message_sid_is_refused(
+    stack: TwilioStack, alert: int, pool: ConnectionPool
+) -> None:
+    """Without the provider's id a reply cannot be counted once, so it counts not at all."""
+    response = stack.post(INBOUND.value, {"From": WORKER_PHONE, "Body": "1"})
+    assert response.status_code == 400 and "MessageSid" in response.text
+    assert alert_row(pool, alert)["status"] == "notified"
+
+
 def test_keypad_1_acknowledges_and_other_keys_repeat_the_alert(
-    stack: Stack, alert: int, pool: ConnectionPool
+    stack: TwilioStack, alert: int, pool: ConnectionPool
 ) -> None:
     [sms] = stack.notifications(alert, "sms")
     stack.twilio.set_message_outcome(WORKER_PHONE, "failed", "30008")
@@ -192,7 +142,7 @@ def test_keypad_1_acknowledges_and_other_keys_repeat_the_alert(
 
 
 def test_unsigned_forged_or_readdressed_requests_answer_403_and_change_nothing(
-    stack: Stack, alert: int, pool: ConnectionPool, caplog: pytest.LogCaptureFixture
+    stack: TwilioStack, alert: int, pool: ConnectionPool, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="api.routes.webhooks")
     secret_body = "收到 我的电话13912345678"
@@ -221,11 +171,9 @@ def test_unsigned_forged_or_readdressed_requests_answer_403_and_change_nothing(
 
 
 def test_the_signed_url_comes_from_the_public_base_url_not_the_host_header(
-    stack: Stack, alert: int, pool: ConnectionPool
+    stack: TwilioStack, alert: int, pool: ConnectionPool
 ) -> None:
     """A proxy in front rewrites Host; Twilio signed the public URL, which still counts."""
-    response = stack.post(
-        INBOUND.value, {"From": WORKER_PHONE, "Body": "1"}, headers={"Host": "internal:8000"}
-    )
+    response = stack.reply(WORKER_PHONE, "1", Host="internal:8000")
     assert response.status_code == 200
     assert alert_row(pool, alert)["status"] == "acknowledged"

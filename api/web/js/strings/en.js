@@ -141,6 +141,7 @@ export default {
   "tl.reminder": "Level {level} notified again (round {round})",
   "tl.acknowledged": "{actor} acknowledged",
   "tl.via": " (via {via})",
+  "tl.provider_message": "message id {id}",
   "tl.on_site": "{actor} is on site",
   "tl.resolved": "{actor} resolved: {outcome}",
   "tl.cleared": "Signal back to normal",

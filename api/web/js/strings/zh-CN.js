@@ -141,6 +141,7 @@ export default {
   "tl.reminder": "第{level}级再次通知（第{round}轮）",
   "tl.acknowledged": "{actor} 已确认",
   "tl.via": "（{via}）",
+  "tl.provider_message": "消息编号 {id}",
   "tl.on_site": "{actor} 已到场",
   "tl.resolved": "{actor} 结束告警：{outcome}",
   "tl.cleared": "信号恢复正常",

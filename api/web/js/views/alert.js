@@ -85,6 +85,14 @@ function timeline(detail) {
           ? h("div", { class: "error small" }, entry.detail.error)
           : null,
         entry.detail?.note ? h("div", { class: "note" }, entry.detail.note) : null,
+        // which provider message acknowledged: a replayed one is refused by this id
+        entry.detail?.provider_message_id
+          ? h(
+              "div",
+              { class: "muted small provider-message" },
+              t("tl.provider_message", { id: entry.detail.provider_message_id }),
+            )
+          : null,
         rows.length ? h("ul", { class: "deliveries" }, rows.map(notificationRow)) : null,
         skipped.map((what) => h("div", { class: "muted small" }, t("tl.skipped", { what }))),
       ),
