@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
-from cli import alerting, api, bench, demo, ingest, migrate, registry, serve, simulate
+from cli import alerting, api, bench, broker, demo, ingest, migrate, registry, serve, simulate
 from core.errors import NuanxinError
 from core.logging import configure_logging
 from core.masking import REDACTOR
@@ -18,7 +18,7 @@ from core.masking import REDACTOR
 Command = Callable[[argparse.Namespace], int]
 
 # Each command module exposes `register(subparsers) -> [(name, handler), …]`.
-COMMANDS = (demo, serve, migrate, ingest, alerting, api, registry, simulate, bench)
+COMMANDS = (demo, serve, migrate, broker, ingest, alerting, api, registry, simulate, bench)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.identity import DEVICE_ID_PATTERN, device_id_problem
 from core.types import DeviceLifecycle, DeviceType
 from device_registry.access import Role
 
@@ -40,7 +41,17 @@ def _id_card(value: str) -> str:
 Phone = Annotated[str, AfterValidator(to_e164)]
 IdCard = Annotated[str, AfterValidator(_id_card)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
+
+
+def _device_id(value: str) -> str:
+    problem = device_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# The pattern shows in the OpenAPI schema; the validator adds the reserved prefix.
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN), AfterValidator(_device_id)]
 
 
 class Strict(BaseModel):
