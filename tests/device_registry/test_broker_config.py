@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from device_registry.provisioning import BrokerAdmin
+from ingest.adapters.payload import MAX_PAYLOAD_BYTES
 from tests.support.broker import (
     PRODUCTION_CONFIG,
     BrokerInfo,
@@ -39,6 +40,8 @@ def test_production_config_keeps_the_contract() -> None:
     assert {"cafile", "certfile", "keyfile"} <= conf.keys()
     assert conf["persistent_client_expiration"]
     assert "user" not in conf  # the image's unprivileged mosquitto user
+    # The broker refuses what ingest would only quarantine (tests/ingest/test_payload_limit).
+    assert conf["message_size_limit"] == [str(MAX_PAYLOAD_BYTES)]
 
 
 def test_tests_run_the_production_config_with_only_ports_paths_and_user_changed(
