@@ -1,12 +1,14 @@
 """`nuanxin broker sync`: the broker's accounts in line with the registry."""
 
 import argparse
+import time
 from typing import Any
 
 from core import db
 from core.errors import ConfigError
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from device_registry.broker_sync import active_device_ids, sync_accounts
+from device_registry.errors import BrokerUnavailable
 from device_registry.provisioning import BrokerAdmin
 
 NAME = "broker"
@@ -15,7 +17,7 @@ NAME = "broker"
 def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, Any]]:
     parser = subparsers.add_parser(NAME, help="keep the MQTT broker's accounts in line")
     actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser(
+    sync = actions.add_parser(
         "sync",
         help="create the platform accounts and bind every account to its own client id",
         description=(
@@ -29,6 +31,12 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
             "exits 1 if any account could not be synced."
         ),
     )
+    sync.add_argument(
+        "--wait-s",
+        type=float,
+        default=0.0,
+        help="keep trying to reach the broker this long (a broker starting beside it)",
+    )
     return [(NAME, run)]
 
 
@@ -39,12 +47,8 @@ def run(args: argparse.Namespace) -> int:
     with db.connect(str(settings.database_url)) as conn:
         device_ids = active_device_ids(conn)
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-    with BrokerAdmin.from_url(
-        str(settings.mqtt_url),
-        settings.mqtt_admin_username,
-        settings.mqtt_admin_password.get_secret_value(),
-        ca_file=settings.mqtt_ca_file,
-    ) as admin:
+    admin = _connected(settings, settings.mqtt_admin_password.get_secret_value(), args.wait_s)
+    try:
         report = sync_accounts(
             admin,
             device_ids=device_ids,
@@ -52,6 +56,26 @@ def run(args: argparse.Namespace) -> int:
             platform_password=password,
             admin_username=settings.mqtt_admin_username,
         )
+    finally:
+        admin.close()
     for line in report.lines():
         print(line)
     return 1 if report.failed else 0
+
+
+def _connected(settings: Settings, admin_password: str, wait_s: float) -> BrokerAdmin:
+    deadline = time.monotonic() + wait_s
+    while True:
+        admin = BrokerAdmin.from_url(
+            str(settings.mqtt_url),
+            settings.mqtt_admin_username,
+            admin_password,
+            ca_file=settings.mqtt_ca_file,
+        )
+        try:
+            admin.connect()
+            return admin
+        except BrokerUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1)
