@@ -148,11 +148,8 @@ def test_database_outage_loses_nothing_and_ingest_keeps_running(
 BAD_INPUT = [
     ("nuanxin/v1/pir-001/telemetry", b"{not json", "bad_json"),
     ("nuanxin/v1/pir-001/telemetry", b'{"msg_id": "x1"}', "schema"),
-    (
-        "nuanxin/v1/pir-001/telemetry",
-        b'{"msg_id": "x2", "ts": 1, "pad": "' + b"a" * 17_000 + b'"}',
-        "too_large",
-    ),
+    # Over 16 KiB the broker itself refuses (tests/ingest/test_payload_limit.py); ingest's
+    # own too_large quarantine is tested in test_native.py for brokers without the limit.
     (
         "nuanxin/v1/ghost-device/telemetry",
         b'{"msg_id": "x3", "ts": "2026-11-28T08:00:00+08:00"}',
