@@ -96,14 +96,14 @@ def _measure(
     with BrokerAdmin(
         broker.host, broker.port, broker.admin_username, broker.admin_password
     ) as admin:
-        admin.ensure_platform_account("bench-ingest", SECRET)
-        load_account(admin, "bench-load", SECRET)
+        admin.ensure_platform_account("nuanxin-bench-ingest", SECRET)
+        load_account(admin, "nuanxin-bench-load", SECRET)
         passwords = {
             button_id(i): admin.provision_device(button_id(i)) for i in range(config.presses)
         }
     # The system runs as in production, `nuanxin serve` in a process of its own, so the
     # publisher and the Twilio test server here do not compete with it for one GIL.
-    serve = start_serve(url, broker, twilio, "bench-ingest", SECRET, free_port())
+    serve = start_serve(url, broker, twilio, "nuanxin-bench-ingest", SECRET, free_port())
     endpoint = Endpoint(broker.host, broker.port)
     try:
         pressed = _press(config, endpoint, passwords, twilio)
@@ -142,7 +142,7 @@ def _press(
     twilio: TwilioServer,
 ) -> dict[str, float]:
     background = {f"pir-{i:04d}": DeviceType.PIR for i in range(config.background_devices)}
-    load = LoadGenerator(endpoint, "bench-load", SECRET, background, run_id="bg")
+    load = LoadGenerator(endpoint, "nuanxin-bench-load", SECRET, background, run_id="bg")
     load.connect()
     duration = config.presses * config.press_interval_s + 5
     flowing = threading.Thread(

@@ -122,7 +122,7 @@ class Platform:
 
     def _ingest(self, k: int) -> subprocess.Popen[str]:
         # A fixed client id per process: a restart resumes its session and its queue.
-        return start_ingest(self.rig, SHARE_GROUP, f"{SHARE_GROUP}-ingest-{k + 1}")
+        return start_ingest(self.rig, SHARE_GROUP, f"nuanxin-{SHARE_GROUP}-ingest-{k + 1}")
 
 
 @dataclass(frozen=True)

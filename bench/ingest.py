@@ -38,7 +38,9 @@ from simulators.accounts import load_account
 from simulators.load import LoadGenerator
 from simulators.mqtt import Endpoint
 
-INGEST_USER, LOAD_USER = "bench-ingest", "bench-load"
+INGEST_USER, LOAD_USER = "nuanxin-bench-ingest", "nuanxin-bench-load"
+# The baseline subscriber's own account: with ingest's, it would take ingest's session.
+NAIVE_USER = "nuanxin-bench-naive"
 # Commit timestamps for latencies; a restart of the rig's server must pass them again.
 POSTGRES_SETTINGS = {"track_commit_timestamp": "on", "synchronous_commit": "on"}
 
@@ -102,6 +104,7 @@ def _rig(workdir: Path, config: IngestBenchConfig) -> Rig:
         broker.host, broker.port, broker.admin_username, broker.admin_password
     ) as admin:
         admin.ensure_platform_account(INGEST_USER, secret)
+        admin.ensure_platform_account(NAIVE_USER, secret)
         load_account(admin, LOAD_USER, secret)
     return Rig(workdir, postgres, broker, postgres.url, secret)
 
@@ -159,7 +162,6 @@ def _start_ingest(rig: Rig) -> subprocess.Popen[str]:
         "NUANXIN_MQTT_URL": f"mqtt://{rig.broker.host}:{rig.broker.port}",
         "NUANXIN_MQTT_USERNAME": INGEST_USER,
         "NUANXIN_MQTT_PASSWORD": rig.secret,
-        "NUANXIN_INGEST_CLIENT_ID": "bench-ingest",
         "NUANXIN_LOG_LEVEL": "WARNING",
         # the batch settings under test, when given
         **{k: v for k, v in os.environ.items() if k.startswith("NUANXIN_INGEST_BATCH_")},
@@ -213,7 +215,7 @@ def _baseline(
 ) -> dict[str, Any]:
     directory = StaticDirectory(DeviceInfo(d, t) for d, t in devices.items())
     naive = NaiveIngest(
-        rig.broker.host, rig.broker.port, INGEST_USER, rig.secret, rig.database_url, directory
+        rig.broker.host, rig.broker.port, NAIVE_USER, rig.secret, rig.database_url, directory
     )
     try:
         naive.subscribed.wait(10)

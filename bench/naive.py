@@ -2,7 +2,6 @@
 acknowledged by paho after the callback returns (so, like ours, after the commit)."""
 
 import threading
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +36,7 @@ class NaiveIngest:
         self.subscribed = threading.Event()
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"naive-{uuid.uuid4().hex[:6]}",
+            client_id=username,  # the broker binds every account to its username
             protocol=mqtt.MQTTv5,
         )
         self._client.username_pw_set(username, password)

@@ -51,7 +51,7 @@ def run(config: ScaleBenchConfig) -> dict[str, Any]:
 
 
 def _start_ingest(rig: Rig, n: int) -> list[subprocess.Popen[str]]:
-    return [start_ingest(rig, f"scale{n}", f"scale{n}-{k}") for k in range(n)]
+    return [start_ingest(rig, f"scale{n}", f"nuanxin-scale{n}-{k}") for k in range(n)]
 
 
 def _one(

@@ -38,9 +38,15 @@ def env(rig: Rig, **extra: str) -> dict[str, str]:
     }
 
 
-def start_ingest(rig: Rig, group: str, client_id: str) -> subprocess.Popen[str]:
-    """`nuanxin ingest` in share group `group`, returned once it is subscribed."""
-    settings = {"NUANXIN_INGEST_SHARE_GROUP": group, "NUANXIN_INGEST_CLIENT_ID": client_id}
+def start_ingest(rig: Rig, group: str, username: str) -> subprocess.Popen[str]:
+    """`nuanxin ingest` in share group `group` as platform account `username` (created
+    here; it is the process's client id too), returned once it is subscribed."""
+    broker = rig.broker
+    with BrokerAdmin(
+        broker.host, broker.port, broker.admin_username, broker.admin_password
+    ) as admin:
+        admin.ensure_platform_account(username, rig.secret)
+    settings = {"NUANXIN_INGEST_SHARE_GROUP": group, "NUANXIN_MQTT_USERNAME": username}
     return start_nuanxin(["ingest"], env(rig, **settings), timeout_s=30)
 
 

@@ -100,9 +100,9 @@ def _settings(args: argparse.Namespace, servers: Servers, twilio: TwilioServer) 
     values: dict[str, Any] = {
         "database_url": servers.database_url,
         "mqtt_url": f"mqtt://{servers.mqtt_host}:{servers.mqtt_port}",
-        "mqtt_username": servers.mqtt_username or "nuanxin-demo",
+        # Also the client id: its own per run on a shared anonymous broker.
+        "mqtt_username": servers.mqtt_username or f"nuanxin-demo-{os.getpid()}",
         "mqtt_password": servers.mqtt_password,
-        "ingest_client_id": f"nuanxin-demo-{os.getpid()}",
         "api_port": args.api_port,
         "public_base_url": f"http://127.0.0.1:{args.api_port}",
         "twilio_account_sid": twilio.account_sid,

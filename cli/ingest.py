@@ -39,7 +39,7 @@ def ingest_config(settings: Settings) -> IngestConfig:
             password=(
                 settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
             ),
-            client_id=settings.ingest_client_id,
+            client_id=settings.mqtt_username,  # the broker binds the account to it
             share_group=settings.ingest_share_group,
             tls=url.scheme == "mqtts",
             ca_file=settings.mqtt_ca_file,

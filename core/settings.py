@@ -5,16 +5,25 @@ start and turns pydantic's report into a ConfigError that names the variable, so
 in a deployment fails in one line instead of a traceback minutes later.
 """
 
+import os
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from pydantic import Field, PostgresDsn, SecretStr, UrlConstraints, ValidationError
+from pydantic import (
+    Field,
+    PostgresDsn,
+    SecretStr,
+    UrlConstraints,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import Url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.identity import platform_name_problem
 from core.masking import REDACTOR
 
 ENV_PREFIX = "NUANXIN_"
@@ -57,17 +66,24 @@ class Settings(BaseSettings):
         default=10, ge=1, le=200, description="Largest number of connections one pool opens."
     )
     mqtt_username: str = Field(
-        default="nuanxin-ingest", description="Broker account of ingest and the platform."
+        default="nuanxin-ingest",
+        description=(
+            "Broker account of this process, under the reserved prefix nuanxin-; also its"
+            " MQTT client id (the broker binds each account to one id): one per ingest process."
+        ),
+    )
+    mqtt_platform_usernames: list[str] = Field(
+        default=[],
+        description=(
+            "JSON list of the platform accounts `nuanxin broker sync` keeps, all with"
+            " NUANXIN_MQTT_PASSWORD (empty: NUANXIN_MQTT_USERNAME alone)."
+        ),
     )
     mqtt_password: SecretStr | None = Field(
         default=None, description="Its password (none: connect without credentials)."
     )
     mqtt_ca_file: str | None = Field(
         default=None, description="CA certificate for mqtts:// (default: system CAs)."
-    )
-    ingest_client_id: str = Field(
-        default="nuanxin-ingest",
-        description="MQTT client id of this ingest process; unique per process.",
     )
     ingest_share_group: str | None = Field(
         default=None,
@@ -154,6 +170,26 @@ class Settings(BaseSettings):
         default=LogFormat.TEXT, description="text for people, json for log collectors."
     )
 
+    @field_validator("mqtt_username")
+    @classmethod
+    def _platform_name(cls, value: str) -> str:
+        problem = platform_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("mqtt_platform_usernames")
+    @classmethod
+    def _platform_names(cls, values: list[str]) -> list[str]:
+        for value in values:
+            cls._platform_name(value)
+        return values
+
+    @property
+    def platform_usernames(self) -> list[str]:
+        """The platform accounts `nuanxin broker sync` creates and binds."""
+        return self.mqtt_platform_usernames or [self.mqtt_username]
+
     def model_post_init(self, context: Any, /) -> None:
         # Whichever process holds these settings, its logs must never show their secrets:
         # registering here covers every way settings are made (environment, demo, tests).
@@ -176,8 +212,22 @@ def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
 
+# Variables that no longer exist, and what to set instead: silently ignoring one would
+# start a process with another identity than its operator meant.
+REMOVED = {
+    "NUANXIN_INGEST_CLIENT_ID": (
+        "removed: a process's MQTT client id is its NUANXIN_MQTT_USERNAME (the broker binds"
+        " each account to one client id); set NUANXIN_MQTT_USERNAME to the id instead and"
+        " run `nuanxin broker sync`"
+    ),
+}
+
+
 def load_settings() -> Settings:
     """Read and validate the environment; raise ConfigError naming each bad variable."""
+    removed = [f"{name}: {why}" for name, why in REMOVED.items() if name in os.environ]
+    if removed:
+        raise ConfigError("invalid configuration: " + "; ".join(removed))
     try:
         return Settings()
     except ValidationError as exc:

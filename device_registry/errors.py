@@ -2,7 +2,9 @@
 
     NuanxinError (core.errors)
     └── RegistryError                  base of everything the registry raises on purpose
-        ├── InvalidDeviceId            a device id does not match ^[A-Za-z0-9_-]{3,64}$
+        ├── InvalidDeviceId            a device id does not match ^[A-Za-z0-9_-]{3,64}$,
+        │                              or starts with the platform's prefix `nuanxin-`
+        ├── InvalidAccountName         a platform account name is outside `nuanxin-…`
         ├── DeviceNotProvisioned       rotating credentials of a device that has none
         ├── AccountConflict            a device and a platform account claim one name
         └── BrokerAdminError           the broker's dynamic-security API did not do it
@@ -24,6 +26,10 @@ class RegistryError(NuanxinError):
 
 class InvalidDeviceId(RegistryError, ValueError):
     """Raised before anything is sent when a device id is not a valid MQTT username."""
+
+
+class InvalidAccountName(RegistryError, ValueError):
+    """Raised before anything is sent when a platform account is not named `nuanxin-…`."""
 
 
 class DeviceNotProvisioned(RegistryError):

@@ -1,8 +1,5 @@
-"""MQTT credentials and ACLs, managed through Mosquitto's dynamic-security plugin.
-
-`BrokerAdmin` logs in with the broker's dynamic-security admin account, publishes JSON
-commands to `$CONTROL/dynamic-security/v1` and matches each reply on
-`…/v1/response` by its `correlationData` (every admin connection sees every reply).
+"""MQTT credentials, ACLs and client-id bindings, managed through Mosquitto's
+dynamic-security plugin (the connection and command seam: broker_connection.py).
 
 What the broker holds, and why:
 
@@ -12,49 +9,42 @@ What the broker holds, and why:
 - one role per device, `device:{device_id}`, from DEVICE_ACLS: it may publish under
   `nuanxin/v1/{device_id}/` except its own `cmd`, and subscribe to and receive only its
   own `cmd`;
-- one `platform` role shared by the platform's accounts (ingest, API), from
-  PLATFORM_ACLS;
+- one client per platform process (each ingest process, the load generator, the demo),
+  named under the reserved prefix `nuanxin-` (core/identity.py), sharing the `platform`
+  role from PLATFORM_ACLS;
+- every client created here bound to one client id, its own username
+  (`createClient … clientid`): a device's credentials log in only as that device, and
+  no account but the platform's own can hold, and so take over or throw away, ingest's
+  session. A login with any other client id is refused at CONNECT ("Not authorized").
+  `create_bound_client` is the only way this package creates a client;
 - the broker-wide default ACL access of DEFAULT_ACL_ACCESS, which the device roles rely
   on: whatever a role does not allow, a device may neither publish nor subscribe.
 
-Mosquitto 2.0 disconnects every session of a client whose password, roles or role ACLs
-change, and a deleted client's sessions too; the operations below rely on that to cut
-revoked devices off, and avoid needless changes so re-running setup does not disconnect
-a running ingest.
+Mosquitto 2.0 disconnects every session of a client whose password, client id, roles or
+role ACLs change (even to the same value), and a deleted client's sessions too; the
+operations below rely on that to cut revoked devices off, and change only what differs
+so re-running setup does not disconnect a running ingest.
 """
 
-import json
+import hashlib
+import hmac
 import re
 import secrets
-import ssl
-import threading
-import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import unquote, urlsplit
+from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
+from core.identity import DEVICE_ID_PATTERN, device_id_problem, platform_name_problem
+from device_registry.broker_connection import BrokerConnection
 from device_registry.errors import (
     AccountConflict,
-    BrokerAdminDenied,
-    BrokerAdminError,
     BrokerCommandFailed,
-    BrokerCommandTimeout,
-    BrokerUnavailable,
     DeviceNotProvisioned,
+    InvalidAccountName,
     InvalidDeviceId,
 )
 
-CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
-RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
+DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 DEVICE_ROLE_PREFIX = "device:"
 PLATFORM_ROLE = "platform"
 
@@ -126,110 +116,66 @@ def device_acls(device_id: str) -> list[Acl]:
 
 
 def check_device_id(device_id: str) -> str:
-    if not DEVICE_ID.fullmatch(device_id):
-        raise InvalidDeviceId(f"invalid device id {device_id!r}: must match {DEVICE_ID.pattern}")
+    """A device id that may get a new account: the MQTT-safe pattern, not reserved."""
+    problem = device_id_problem(device_id)
+    if problem is not None:
+        raise InvalidDeviceId(problem)
     return device_id
 
 
-class BrokerAdmin:
-    """A connection to the broker's dynamic-security API; use it as a context manager.
+def check_existing_device_id(device_id: str) -> str:
+    """The pattern only: an account from before the prefix was reserved can still be
+    rotated and revoked."""
+    if not DEVICE_ID.fullmatch(device_id):
+        raise InvalidDeviceId(f"invalid device id {device_id!r}: must match {DEVICE_ID_PATTERN}")
+    return device_id
 
-    Thread-safe: commands from several threads are matched to their own replies. If the
-    connection drops, paho reconnects in the background and commands wait for it up to
-    the timeout.
-    """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        username: str,
-        password: str,
-        *,
-        tls_context: ssl.SSLContext | None = None,
-        timeout_s: float = 5.0,
-    ) -> None:
-        self.host, self.port, self.timeout_s = host, port, timeout_s
-        self._username, self._tls_context = username, tls_context
-        self._pending: dict[str, dict[str, Any]] = {}
-        self._pending_lock = threading.Lock()
-        self._ready = threading.Event()  # connected and subscribed to the replies
-        self._settled = threading.Event()  # the first connection attempt has an outcome
-        self._failure: BrokerAdminError | None = None
-        self._client = self._new_client(username, password)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
+# The broker keeps only its own hash of a password, and a login cannot test one without
+# taking the bound client id (and so the running session). The platform accounts carry a
+# verifier in their `textdescription` instead, so setup can tell whether the password
+# changed without disconnecting anyone.
+_VERIFIER_SCHEME, _VERIFIER_ROUNDS = "pbkdf2-sha256", 100_000
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        username: str,
-        password: str,
-        *,
-        ca_file: str | None = None,
-        timeout_s: float = 5.0,
-    ) -> Self:
-        """From `mqtt://host:port` or `mqtts://host:port` (TLS verified against ca_file)."""
-        parts = urlsplit(url)
-        tls = parts.scheme == "mqtts"
-        context = ssl.create_default_context(cafile=ca_file) if tls else None
-        host = unquote(parts.hostname or "127.0.0.1")
-        port = parts.port or (8883 if tls else 1883)
-        return cls(host, port, username, password, tls_context=context, timeout_s=timeout_s)
 
-    @property
-    def broker(self) -> str:
-        return f"{self.host}:{self.port}"
+def password_verifier(password: str, salt: bytes | None = None) -> str:
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _VERIFIER_ROUNDS)
+    return f"{_VERIFIER_SCHEME}${_VERIFIER_ROUNDS}${salt.hex()}${digest.hex()}"
 
-    # --- connection --------------------------------------------------------------
 
-    def connect(self) -> None:
-        try:
-            self._client.connect(self.host, self.port, keepalive=30)
-        except (OSError, ssl.SSLError) as exc:
-            raise BrokerUnavailable(f"cannot reach MQTT broker {self.broker}: {exc}") from exc
-        self._client.loop_start()
-        if not self._settled.wait(self.timeout_s):
-            self.close()
-            raise BrokerUnavailable(f"MQTT broker {self.broker} did not answer the login")
-        if self._failure is not None:
-            self.close()
-            raise self._failure
+def verifier_matches(verifier: str | None, password: str) -> bool:
+    scheme, _, rest = (verifier or "").partition("$")
+    rounds, _, salt_and_digest = rest.partition("$")
+    salt, _, _digest = salt_and_digest.partition("$")
+    if scheme != _VERIFIER_SCHEME or rounds != str(_VERIFIER_ROUNDS):
+        return False
+    try:
+        expected = password_verifier(password, bytes.fromhex(salt))
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected, verifier or "")
 
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
-    def __enter__(self) -> Self:
-        self.connect()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+class BrokerAdmin(BrokerConnection):
+    """The accounts of devices and of the platform on one broker; a context manager."""
 
     # --- devices -----------------------------------------------------------------
 
     def provision_device(self, device_id: str) -> str:
-        """Give the device its own client and role; return its new password (shown once).
+        """Give the device its own client, role and client id; return its new password
+        (shown once).
 
-        Provisioning an existing device client resets it (new password, today's ACLs) and
-        disconnects its sessions. That heals the orphan a registration leaves when its
-        database transaction rolls back after the broker said yes; the registry calls this
-        only after inserting the device row, whose unique key keeps a live device from
-        being provisioned twice. A client that is not a device's (a platform account of
-        the same name) is never touched: AccountConflict.
+        Provisioning an existing device client resets it (new password, today's ACLs, its
+        client id) and disconnects its sessions. That heals the orphan a registration
+        leaves when its database transaction rolls back after the broker said yes; the
+        registry calls this only after inserting the device row, whose unique key keeps a
+        live device from being provisioned twice. A client that is not a device's (a
+        platform account of the same name) is never touched: AccountConflict.
         """
         role = device_role(check_device_id(device_id))
         password = secrets.token_urlsafe(24)
-        client = self._get_client(device_id)
+        client = self.get_client(device_id)
         if client is not None:
             others = {r["rolename"] for r in client.get("roles", [])} - {role}
             if others or client.get("groups"):
@@ -239,18 +185,16 @@ class BrokerAdmin:
                 )
         self._ensure_role(role, device_acls(device_id))
         if client is None:
-            self.execute(
-                "createClient",
-                username=device_id,
-                password=password,
-                roles=[{"rolename": role}],
-                textname=f"nuanxin device {device_id}",
-            )
+            self.create_bound_client(device_id, password, [role], f"nuanxin device {device_id}")
             return password
         if client.get("disabled"):
             self.execute("enableClient", username=device_id)
         self.execute(
-            "modifyClient", username=device_id, password=password, roles=[{"rolename": role}]
+            "modifyClient",
+            username=device_id,
+            password=password,
+            clientid=device_id,
+            roles=[{"rolename": role}],
         )
         return password
 
@@ -259,7 +203,9 @@ class BrokerAdmin:
         password = secrets.token_urlsafe(24)
         try:
             self.execute(
-                "setClientPassword", username=check_device_id(device_id), password=password
+                "setClientPassword",
+                username=check_existing_device_id(device_id),
+                password=password,
             )
         except BrokerCommandFailed as exc:
             if exc.error == "Client not found":
@@ -273,31 +219,69 @@ class BrokerAdmin:
         Deleting the client disconnects its live sessions (Mosquitto 2.0 kicks them), and
         without the client no login succeeds.
         """
-        check_device_id(device_id)
+        check_existing_device_id(device_id)
         self._execute_ignoring("deleteClient", "Client not found", username=device_id)
         self._execute_ignoring("deleteRole", "Role not found", rolename=device_role(device_id))
 
     def is_provisioned(self, device_id: str) -> bool:
-        return self._get_client(check_device_id(device_id)) is not None
+        return self.get_client(check_existing_device_id(device_id)) is not None
+
+    # --- client ids ----------------------------------------------------------------
+
+    def create_bound_client(
+        self, username: str, password: str, roles: Iterable[str], textname: str, **fields: Any
+    ) -> None:
+        """Create a client that may log in only with its own username as client id."""
+        self.execute(
+            "createClient",
+            username=username,
+            password=password,
+            clientid=username,
+            roles=[{"rolename": role} for role in roles],
+            textname=textname,
+            **fields,
+        )
+
+    def bind_client_id(self, username: str) -> bool | None:
+        """Bind an existing client to its username as client id; True if that changed it,
+        False if it already was, None if there is no such client. Binding disconnects
+        the client's sessions, so an already bound client is left alone."""
+        client = self.get_client(username)
+        if client is None:
+            return None
+        if client.get("clientid") == username:
+            return False
+        self.execute("setClientId", username=username, clientid=username)
+        return True
+
+    def list_clients(self) -> list[dict[str, Any]]:
+        """Every client of the broker, with its `clientid` when it has one."""
+        clients: list[dict[str, Any]] = self.execute("listClients", verbose=True)["clients"]
+        return clients
 
     # --- platform accounts -------------------------------------------------------
 
     def ensure_platform_account(self, username: str, password: str) -> None:
-        """Make `username` a platform account with this password. Idempotent.
+        """Make `username` a platform account with this password, bound to `username` as
+        its client id. Idempotent.
 
-        Only what differs is changed, because every change disconnects the account's
-        sessions: re-running it at each start must not cut off a running ingest.
+        Only what differs is changed, in one command, because every change disconnects
+        the account's sessions: re-running it at each start must not cut off a running
+        ingest. An account from before the binding is bound here (one disconnect).
         """
+        problem = platform_name_problem(username)
+        if problem is not None:
+            raise InvalidAccountName(problem)
         self.ensure_default_acl_access()
         self._ensure_role(PLATFORM_ROLE, PLATFORM_ACLS)
-        client = self._get_client(username)
+        client = self.get_client(username)
         if client is None:
-            self.execute(
-                "createClient",
-                username=username,
-                password=password,
-                roles=[{"rolename": PLATFORM_ROLE}],
-                textname="nuanxin platform account",
+            self.create_bound_client(
+                username,
+                password,
+                [PLATFORM_ROLE],
+                "nuanxin platform account",
+                textdescription=password_verifier(password),
             )
             return
         roles = {r["rolename"] for r in client.get("roles", [])}
@@ -307,9 +291,13 @@ class BrokerAdmin:
             self.execute("addClientRole", username=username, rolename=PLATFORM_ROLE)
         if client.get("disabled"):
             self.execute("enableClient", username=username)
-        # The broker keeps only a hash, so the password is checked by logging in with it.
-        if not self._login_works(username, password):
-            self.execute("setClientPassword", username=username, password=password)
+        changes: dict[str, str] = {}
+        if client.get("clientid") != username:
+            changes["clientid"] = username
+        if not verifier_matches(client.get("textdescription"), password):
+            changes |= {"password": password, "textdescription": password_verifier(password)}
+        if changes:
+            self.execute("modifyClient", username=username, **changes)
 
     def default_acl_access(self) -> dict[str, bool]:
         data = self.execute("getDefaultACLAccess")
@@ -322,51 +310,7 @@ class BrokerAdmin:
                 acls=[{"acltype": t, "allow": a} for t, a in DEFAULT_ACL_ACCESS.items()],
             )
 
-    # --- the command seam --------------------------------------------------------
-
-    def execute(self, command: str, **fields: Any) -> dict[str, Any]:
-        """Run one dynamic-security command; return its `data` (empty for most).
-
-        Raises BrokerCommandFailed with the broker's error text, BrokerCommandTimeout, or
-        BrokerUnavailable when the connection is down for longer than the timeout.
-        """
-        if not self._ready.wait(self.timeout_s):
-            raise self._failure or BrokerUnavailable(f"no connection to MQTT broker {self.broker}")
-        correlation = uuid.uuid4().hex
-        slot: dict[str, Any] = {"done": threading.Event()}
-        with self._pending_lock:
-            self._pending[correlation] = slot
-        try:
-            body = {"commands": [{"command": command, **fields, "correlationData": correlation}]}
-            info = self._client.publish(CONTROL_TOPIC, json.dumps(body), qos=1)
-            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                raise BrokerUnavailable(
-                    f"cannot send {command!r} to {self.broker}: {mqtt.error_string(info.rc)}"
-                )
-            if not slot["done"].wait(self.timeout_s):
-                raise BrokerCommandTimeout(command, self.timeout_s)
-        finally:
-            with self._pending_lock:
-                self._pending.pop(correlation, None)
-        if "lost" in slot:
-            raise BrokerUnavailable(
-                f"connection to MQTT broker {self.broker} lost during {command!r}: {slot['lost']}"
-            )
-        reply: dict[str, Any] = slot["reply"]
-        if "error" in reply:
-            subject = fields.get("username") or fields.get("rolename") or fields.get("groupname")
-            raise BrokerCommandFailed(command, str(reply["error"]), subject)
-        data: dict[str, Any] = reply.get("data") or {}
-        return data
-
     # --- helpers -----------------------------------------------------------------
-
-    def _execute_ignoring(self, command: str, error: str, **fields: Any) -> None:
-        try:
-            self.execute(command, **fields)
-        except BrokerCommandFailed as exc:
-            if exc.error != error:
-                raise
 
     def _ensure_role(self, role: str, acls: Iterable[Acl]) -> None:
         wanted = [a.as_json() for a in acls]
@@ -379,109 +323,6 @@ class BrokerAdmin:
             return
         if _acl_set(current) != _acl_set(wanted):
             self.execute("modifyRole", rolename=role, acls=wanted)
-
-    def _get_client(self, username: str) -> dict[str, Any] | None:
-        try:
-            client: dict[str, Any] = self.execute("getClient", username=username)["client"]
-        except BrokerCommandFailed as exc:
-            if exc.error == "Client not found":
-                return None
-            raise
-        return client
-
-    def _login_works(self, username: str, password: str) -> bool:
-        probe = self._new_client(username, password)
-        outcome: list[ReasonCode] = []
-        probe.on_connect = lambda _c, _u, _f, reason_code, _p: outcome.append(reason_code)
-        try:
-            probe.connect(self.host, self.port, keepalive=10)
-            deadline = time.monotonic() + self.timeout_s
-            while not outcome and time.monotonic() < deadline:
-                probe.loop(timeout=0.05)  # this thread drives the probe: no loop thread
-        except (OSError, ssl.SSLError) as exc:
-            raise BrokerUnavailable(f"cannot reach MQTT broker {self.broker}: {exc}") from exc
-        finally:
-            probe.disconnect()
-        if not outcome:
-            raise BrokerUnavailable(f"MQTT broker {self.broker} did not answer a login")
-        return not outcome[0].is_failure
-
-    def _new_client(self, username: str, password: str) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"nuanxin-admin-{uuid.uuid4().hex[:12]}",
-            protocol=mqtt.MQTTv5,
-        )
-        client.username_pw_set(username, password)
-        client.connect_timeout = self.timeout_s
-        if self._tls_context is not None:
-            client.tls_set_context(self._tls_context)
-        return client
-
-    # --- paho callbacks (network thread) -----------------------------------------
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            self._failure = BrokerAdminDenied(
-                f"MQTT broker {self.broker} refused admin login {self._username!r}: "
-                f"{reason_code.getName()}"
-            )
-            client.disconnect()  # stops paho from retrying a login that cannot succeed
-            self._settled.set()
-            return
-        client.subscribe(RESPONSE_TOPIC, qos=1)
-
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
-        if reason_codes and reason_codes[0].is_failure:
-            self._failure = BrokerAdminDenied(
-                f"account {self._username!r} may not read {RESPONSE_TOPIC} on {self.broker}: "
-                f"{reason_codes[0].getName()} (is it the dynamic-security admin?)"
-            )
-            client.disconnect()
-        else:
-            self._failure = None
-            self._ready.set()
-        self._settled.set()
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        self._ready.clear()
-        with self._pending_lock:
-            for slot in self._pending.values():
-                slot["lost"] = reason_code.getName()
-                slot["done"].set()
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            replies = json.loads(message.payload)["responses"]
-        except (ValueError, KeyError, TypeError):
-            return  # not a dynamic-security reply; nothing waits for it
-        with self._pending_lock:
-            for reply in replies:
-                slot = self._pending.get(str(reply.get("correlationData")))
-                if slot is not None:
-                    slot["reply"] = reply
-                    slot["done"].set()
 
 
 def _acl_set(acls: Iterable[dict[str, Any]]) -> set[tuple[str, str, bool, int]]:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.identity import DEVICE_ID_PATTERN, device_id_problem
 from core.masking import FieldKind
 from core.types import DeviceLifecycle, DeviceType
 from core.zones import DEFAULT_ZONE, valid_zone
@@ -61,7 +62,19 @@ Phone = Annotated[str, AfterValidator(to_e164)]
 Zone = Annotated[str, AfterValidator(valid_zone)]
 IdCard = Annotated[str, AfterValidator(_id_card)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
+
+
+def _device_id(value: str) -> str:
+    problem = device_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# The pattern shows in the OpenAPI schema; the validator adds the reserved prefix.
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN), AfterValidator(_device_id)]
+
+
 # Ids in request bodies are typed by what they refer to (device_registry.references), so
 # device_registry.scope checks every one of them against the actor's scope.
 NewDeviceId = Annotated[DeviceId, Names(Resource.DEVICE)]

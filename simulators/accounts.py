@@ -5,7 +5,8 @@ gateway, the load generator), for tests, benchmarks and the demo.
 load generator need roles of their own. They are built here with the same dynamic-security
 commands (`BrokerAdmin.execute`) and the same `Acl` records provisioning.py uses, so the
 production ACL tables stay untouched. The broker-wide default denies publishing, so each
-role lists exactly what its account may send.
+role lists exactly what its account may send. Like every account, each is bound to its
+username as client id (`BrokerAdmin.create_bound_client`).
 """
 
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from typing import Final
 
 from device_registry.errors import BrokerCommandFailed
 from device_registry.provisioning import Acl, BrokerAdmin
+from simulators.mqtt import connection_usernames
 
 # A gateway publishes its devices' state and availability and its bridge topics, and may
 # read the `/set` commands Zigbee2MQTT receives (none are sent in tests).
@@ -49,23 +51,21 @@ def gateway_account(admin: BrokerAdmin, username: str, password: str) -> None:
     except BrokerCommandFailed as error:
         if error.error != "Client not found":
             raise
-        admin.execute(
-            "createClient",
-            username=username,
-            password=password,
-            roles=[{"rolename": GATEWAY_ROLE}],
-        )
+        admin.create_bound_client(username, password, [GATEWAY_ROLE], "simulated gateway")
         return
     admin.execute("setClientPassword", username=username, password=password)
+    admin.bind_client_id(username)
     ensure_client_role(admin, username, GATEWAY_ROLE)
 
 
-def load_account(admin: BrokerAdmin, username: str, password: str) -> None:
-    """A platform account (it can read every device topic) that may also publish any
-    device's telemetry: the load generator's. Idempotent."""
-    admin.ensure_platform_account(username, password)
+def load_account(admin: BrokerAdmin, username: str, password: str, connections: int = 2) -> None:
+    """Platform accounts (they can read every device topic) that may also publish any
+    device's telemetry: the load generator's, one per connection it may open
+    (`connection_usernames`). Idempotent."""
     ensure_role(admin, LOAD_ROLE, LOAD_ACLS)
-    ensure_client_role(admin, username, LOAD_ROLE)
+    for name in connection_usernames(username, connections):
+        admin.ensure_platform_account(name, password)
+        ensure_client_role(admin, name, LOAD_ROLE)
 
 
 def ensure_client_role(admin: BrokerAdmin, username: str, rolename: str) -> None:

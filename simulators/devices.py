@@ -155,6 +155,10 @@ class Malformed:
     # device (a broker account whose device row is gone or was rolled back). The ACL
     # keeps a device's account from publishing under any other device id.
     registered: bool = True
+    # False: the project's broker refuses it (`message_size_limit`, closing the sender's
+    # connection), so it never reaches ingest there; ingest quarantines it all the same
+    # on a broker without that limit.
+    passes_broker: bool = True
 
 
 OMIT: Final[Any] = object()
@@ -168,7 +172,9 @@ MALFORMED: Final[Mapping[str, Malformed]] = MappingProxyType(
         "missing_ts": Malformed(Q.SCHEMA, lambda c: c.reading(ts=OMIT)),
         "bad_value": Malformed(Q.SCHEMA, lambda c: c.reading(rssi="strong")),
         "unknown_event": Malformed(Q.SCHEMA, lambda c: c.event("explosion"), "event"),
-        "oversized": Malformed(Q.TOO_LARGE, lambda c: c.reading(pad="x" * MAX_PAYLOAD_BYTES)),
+        "oversized": Malformed(
+            Q.TOO_LARGE, lambda c: c.reading(pad="x" * MAX_PAYLOAD_BYTES), passes_broker=False
+        ),
         "foreign_field": Malformed(Q.WRONG_TYPE, lambda c: c.reading(**{c.foreign_field: True})),
         "foreign_event": Malformed(Q.WRONG_TYPE, lambda c: c.event(c.foreign_event), "event"),
         "ts_future": Malformed(Q.TS_WINDOW, lambda c: c.reading(ts=c.shifted(hours=25))),

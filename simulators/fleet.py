@@ -11,7 +11,14 @@ from datetime import datetime
 from typing import Final
 
 from simulators.households import LOCAL, motions_per_hour
-from simulators.mqtt import Connection, Endpoint, encode, rfc3339, shanghai_now
+from simulators.mqtt import (
+    Connection,
+    Endpoint,
+    connection_usernames,
+    encode,
+    rfc3339,
+    shanghai_now,
+)
 
 TICK_S: Final = 1.0
 
@@ -37,8 +44,8 @@ class Fleet:
     ) -> None:
         self.homes, self.heartbeat_s, self.speed, self.clock = homes, heartbeat_s, speed, clock
         self._connections = [
-            Connection(endpoint, username, password, client_id=f"{username}-fleet-{k}")
-            for k in range(connections)
+            Connection(endpoint, name, password)
+            for name in connection_usernames(username, connections)
         ]
         self._rng = random.Random(7)
         self._stop = threading.Event()

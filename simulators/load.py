@@ -34,6 +34,7 @@ from simulators.mqtt import (
     NotConnected,
     PublishRefused,
     SimulatorError,
+    connection_usernames,
     encode,
     rfc3339,
     shanghai_now,
@@ -100,8 +101,8 @@ class LoadGenerator:
         self.published_at: dict[str, float] = {}
         self._next = 0
         self._connections = [
-            Connection(endpoint, username, password, client_id=f"{username}-{run_id}-{k}")
-            for k in range(connections)
+            Connection(endpoint, name, password)
+            for name in connection_usernames(username, connections)
         ]
         self._window = window
         # Per device: its topic, its connection, and its payload around msg_id and ts.
@@ -235,7 +236,7 @@ class SteadyLoad:
         self._to_resend: collections.deque[tuple[float, mqtt.MQTTMessageInfo]] = collections.deque()
         self._unrouted_read = 0
         self._resent: dict[str, int] = {}
-        self._login = (endpoint, username, password, f"{username}-{tag}")
+        self._login = (endpoint, username, password, username)
         self._routes = [
             (f"nuanxin/v1/{d}/telemetry", _template(devices[d])) for d in self.device_ids
         ]

@@ -20,7 +20,6 @@ import socket
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -146,6 +145,13 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
+def connection_usernames(username: str, connections: int) -> list[str]:
+    """The accounts of `connections` parallel connections: one each, because the broker
+    binds an account to one client id (its username), and a second login with it would
+    take the first one's session. `simulators.accounts.load_account` creates them."""
+    return [username] + [f"{username}-{k}" for k in range(1, connections)]
+
+
 @dataclass(frozen=True, slots=True)
 class Will:
     topic: str
@@ -174,7 +180,8 @@ class Connection:
         self.endpoint, self.username = endpoint, username
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"{username}-{uuid.uuid4().hex[:8]}",
+            # The broker binds every account to its username as client id.
+            client_id=client_id or username,
             protocol=mqtt.MQTTv5,
             reconnect_on_failure=False,
         )

@@ -34,7 +34,7 @@ def wired(tmp_path: Path) -> Iterator[Wired]:
         with BrokerAdmin(
             broker.host, broker.port, broker.admin_username, broker.admin_password
         ) as admin:
-            admin.ensure_platform_account("ingest", "ingest-secret-0123456789")
+            admin.ensure_platform_account("nuanxin-ingest", "ingest-secret-0123456789")
             passwords = {
                 d: admin.provision_device(d) for d in ("btn-1", "smoke-1", "gas-1", "pir-1")
             }
@@ -61,9 +61,8 @@ def _ingest(stack: AlertingStack, broker: BrokerInfo) -> IngestService:
     settings = Settings(
         database_url=stack.database_url,  # type: ignore[arg-type]
         mqtt_url=f"mqtt://{broker.host}:{broker.port}",  # type: ignore[arg-type]
-        mqtt_username="ingest",
+        mqtt_username="nuanxin-ingest",
         mqtt_password="ingest-secret-0123456789",  # type: ignore[arg-type]
-        ingest_client_id="ingest-e2e",
     )
     ingest = IngestService(ingest_config(settings), on_signals=stack.service.wake)
     ingest.start()

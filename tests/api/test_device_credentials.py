@@ -39,9 +39,9 @@ def test_registered_device_connects_publishes_and_is_confined(
     installer = auth(world.usernames["installer"])
     device_id, password = register(client, installer, world)
     other_id, other_password = register(client, installer, world)
-    provisioner.ensure_platform_account("ingest-test", "ingest-test-secret")
+    provisioner.ensure_platform_account("nuanxin-ingest-test", "ingest-test-secret")
 
-    with connected(module_broker, "ingest-test", "ingest-test-secret") as ingest:
+    with connected(module_broker, "nuanxin-ingest-test", "ingest-test-secret") as ingest:
         assert ingest.subscribe("nuanxin/v1/+/+") == 1
         with connected(module_broker, device_id, password) as device:
             assert device.publish(f"nuanxin/v1/{device_id}/telemetry", b"mine") == 0

@@ -43,7 +43,7 @@ def stack(broker: BrokerInfo) -> Iterator[IngestStack]:
 
 
 def start_serve(stack: IngestStack, port: int) -> tuple[object, str]:
-    env = stack.env(client_id="serve-test", NUANXIN_API_PORT=str(port))
+    env = stack.env(stack.ingest_account("nuanxin-serve-test"), NUANXIN_API_PORT=str(port))
     process = start_nuanxin("serve", env=env)
     stack.processes.append(process)
     base = f"http://127.0.0.1:{port}"

@@ -133,7 +133,6 @@ def serve(
         NUANXIN_MQTT_PASSWORD=INGEST_PASSWORD,
         NUANXIN_MQTT_ADMIN_USERNAME=broker.admin_username,
         NUANXIN_MQTT_ADMIN_PASSWORD=broker.admin_password,
-        NUANXIN_INGEST_CLIENT_ID="nuanxin-log-test",
         NUANXIN_API_PORT=str(port),
         NUANXIN_PUBLIC_BASE_URL=base,
         NUANXIN_TWILIO_ACCOUNT_SID=twilio.account_sid,

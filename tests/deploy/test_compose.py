@@ -5,7 +5,7 @@ Docker cannot run on the test machine, so the Compose file is checked as data: i
 has the services the README describes, pins its images, names only real settings, and
 gives each container an environment `core.settings` accepts. The broker's first start
 runs for real: `deploy/mosquitto/init.sh` on a fresh data directory, the project's broker
-on the file it wrote, then the `broker-accounts` service's own Python against it.
+on the file it wrote, then the `broker-accounts` service's own command against it.
 """
 
 import ast
@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 from packaging.requirements import Requirement
@@ -33,7 +34,11 @@ from embedded.mosquitto import (
     render_config,
 )
 from ingest.adapters import ROUTES
+from migrations import PACKAGED_DIR
+from migrations.runner import discover, migrate
+from tests.support.cli import clean_env, run_nuanxin
 from tests.support.mqtt_clients import TestClient
+from tests.support.servers import throwaway_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -262,8 +267,12 @@ def test_each_platform_container_gets_settings_nuanxin_accepts(
 
 
 def test_ingest_processes_share_one_group_with_their_own_stable_client_ids() -> None:
+    """An ingest process's client id is its account's username (the broker binds them);
+    broker-accounts must create every one of them."""
     ingest = ingest_services()
-    client_ids = [environment_of(s).get("NUANXIN_INGEST_CLIENT_ID") for s in ingest.values()]
+    client_ids = [environment_of(s).get("NUANXIN_MQTT_USERNAME") for s in ingest.values()]
+    accounts = environment_of(services()["broker-accounts"])["NUANXIN_MQTT_PLATFORM_USERNAMES"]
+    assert sorted(yaml.safe_load(accounts)) == sorted(client_ids)
     groups = {environment_of(s).get("NUANXIN_INGEST_SHARE_GROUP") for s in ingest.values()}
     assert all(client_ids) and len(set(client_ids)) == len(client_ids), client_ids
     assert "$" not in "".join(map(str, client_ids)), "fixed ids, not substituted ones"
@@ -278,7 +287,7 @@ def test_alert_engines_run_twice_and_the_api_is_published() -> None:
     alerting, api = services()["alerting"], services()["api"]
     assert alerting["deploy"]["replicas"] == 2
     assert any(str(port).endswith(":8000") for port in api["ports"])
-    assert "NUANXIN_INGEST_CLIENT_ID" not in environment_of(alerting)
+    assert "NUANXIN_MQTT_PLATFORM_USERNAMES" not in environment_of(alerting)
 
 
 def test_mosquitto_runs_the_project_config_with_its_data_and_certificates() -> None:
@@ -516,53 +525,43 @@ def initialised_broker(tmp_path: Path) -> Iterator[BrokerInfo]:
         broker.stop()
 
 
-def test_first_start_gives_ingest_an_account_for_its_shared_subscription(
+def test_first_start_gives_each_ingest_its_bound_account_for_its_shared_subscription(
     initialised_broker: BrokerInfo,
 ) -> None:
     broker = initialised_broker
     service = services()["broker-accounts"]
-    assert service["entrypoint"] == ["python", "-c"]
-    (script,) = service["command"]
-    platform = ("nuanxin-ingest", "deploy-test-platform-secret")
-    env = {
-        "PATH": os.environ["PATH"],
-        "NUANXIN_MQTT_URL": f"mqtt://{broker.host}:{broker.port}",
-        "NUANXIN_MQTT_USERNAME": platform[0],
-        "NUANXIN_MQTT_PASSWORD": platform[1],
-        "NUANXIN_MQTT_ADMIN_USERNAME": broker.admin_username,
-        "NUANXIN_MQTT_ADMIN_PASSWORD": broker.admin_password,
-    }
-    for _ in range(2):  # it runs at every `docker compose up`
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+    assert service["command"][:2] == ["broker", "sync"]
+    password = "deploy-test-platform-secret"
+    accounts = yaml.safe_load(environment_of(service)["NUANXIN_MQTT_PLATFORM_USERNAMES"])
+    with throwaway_database() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn, discover(PACKAGED_DIR))
+        env = clean_env(
+            NUANXIN_DATABASE_URL=url,
+            NUANXIN_MQTT_URL=f"mqtt://{broker.host}:{broker.port}",
+            NUANXIN_MQTT_PASSWORD=password,
+            NUANXIN_MQTT_PLATFORM_USERNAMES=environment_of(service)[
+                "NUANXIN_MQTT_PLATFORM_USERNAMES"
+            ],
+            NUANXIN_MQTT_ADMIN_USERNAME=broker.admin_username,
+            NUANXIN_MQTT_ADMIN_PASSWORD=broker.admin_password,
         )
-        assert done.returncode == 0, done.stderr
-        assert f"platform account {platform[0]!r} is ready" in done.stdout
+        for _ in range(2):  # it runs at every `docker compose up`
+            done = run_nuanxin(*service["command"], env=env)
+            assert done.returncode == 0, done.stderr
+            assert f"platform accounts ensured: {', '.join(accounts)}" in done.stdout
 
     group = environment_of(services()["ingest-1"])["NUANXIN_INGEST_SHARE_GROUP"]
-    with TestClient(broker, *platform) as ingest:
-        assert not ingest.connect().is_failure
-        for route in ROUTES:
-            granted = ingest.subscribe(f"$share/{group}/{route.subscription}")
-            assert granted is not None and not granted.is_failure, route.subscription
+    for name, ingest_service in ingest_services().items():
+        username = environment_of(ingest_service)["NUANXIN_MQTT_USERNAME"]
+        with TestClient(broker, username, password) as ingest:
+            assert not ingest.connect().is_failure, name
+            for route in ROUTES:
+                granted = ingest.subscribe(f"$share/{group}/{route.subscription}")
+                assert granted is not None and not granted.is_failure, route.subscription
 
 
-def test_broker_accounts_refuses_to_run_without_passwords() -> None:
-    (script,) = services()["broker-accounts"]["command"]
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={"PATH": os.environ["PATH"], "NUANXIN_MQTT_PASSWORD": ""},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def test_broker_accounts_refuses_to_run_without_the_admin_password() -> None:
+    done = run_nuanxin(*services()["broker-accounts"]["command"], env=clean_env())
     assert done.returncode != 0
-    assert "set NUANXIN_MQTT_PASSWORD and NUANXIN_MQTT_ADMIN_PASSWORD" in done.stderr
+    assert "NUANXIN_MQTT_ADMIN_PASSWORD" in done.stderr

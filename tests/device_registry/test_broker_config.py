@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from device_registry.provisioning import BrokerAdmin
+from ingest.adapters.payload import MAX_PAYLOAD_BYTES
 from tests.support.broker import (
     PRODUCTION_CONFIG,
     BrokerInfo,
@@ -39,6 +40,8 @@ def test_production_config_keeps_the_contract() -> None:
     assert {"cafile", "certfile", "keyfile"} <= conf.keys()
     assert conf["persistent_client_expiration"]
     assert "user" not in conf  # the image's unprivileged mosquitto user
+    # The broker refuses what ingest would only quarantine (tests/ingest/test_payload_limit).
+    assert conf["message_size_limit"] == [str(MAX_PAYLOAD_BYTES)]
 
 
 def test_tests_run_the_production_config_with_only_ports_paths_and_user_changed(
@@ -78,9 +81,9 @@ def test_a_backlog_beyond_a_thousand_messages_survives_a_broker_restart(
 ) -> None:
     """The distribution default would keep 1,000 and drop the rest."""
     with BrokerAdmin(broker.host, broker.port, "admin", broker.admin_password) as admin:
-        admin.ensure_platform_account("ingest", "pw")
+        admin.ensure_platform_account("nuanxin-ingest", "pw")
         password = admin.provision_device("btn-0100")
-    with connected(broker, "ingest", "pw", client_id="ingest-1", session_expiry_s=3600) as ing:
+    with connected(broker, "nuanxin-ingest", "pw", session_expiry_s=3600) as ing:
         assert ing.subscribe("nuanxin/v1/+/+") == 1
 
     sent = [f"m{i}".encode() for i in range(2500)]
@@ -90,7 +93,7 @@ def test_a_backlog_beyond_a_thousand_messages_survives_a_broker_restart(
 
     broker.restart()
 
-    with connected(broker, "ingest", "pw", client_id="ingest-1", session_expiry_s=3600) as ing:
+    with connected(broker, "nuanxin-ingest", "pw", session_expiry_s=3600) as ing:
         received = _drain(ing, len(sent))
     assert sorted(received) == sorted(sent)
 
@@ -105,10 +108,10 @@ def test_a_restart_forgets_shared_subscriptions_and_tells_publishers_so(
     topic = "nuanxin/v1/btn-0102/telemetry"
     shared = "$share/ingest/nuanxin/v1/+/+"
     with BrokerAdmin(broker.host, broker.port, "admin", broker.admin_password) as admin:
-        admin.ensure_platform_account("ingest", "pw")
+        admin.ensure_platform_account("nuanxin-ingest", "pw")
         password = admin.provision_device("btn-0102")
-    ingest = {"client_id": "ingest-1", "session_expiry_s": 3600}
-    with connected(broker, "ingest", "pw", **ingest) as ing:
+    ingest = {"session_expiry_s": 3600}
+    with connected(broker, "nuanxin-ingest", "pw", **ingest) as ing:
         assert ing.subscribe(shared) == 1
     with connected(broker, "btn-0102", password) as device:
         queued = device.publish(topic, b"queued for the offline member")
@@ -117,7 +120,7 @@ def test_a_restart_forgets_shared_subscriptions_and_tells_publishers_so(
 
     with connected(broker, "btn-0102", password) as device:
         unrouted = device.publish(topic, b"before ingest subscribed again")
-    with connected(broker, "ingest", "pw", **ingest) as ing:
+    with connected(broker, "nuanxin-ingest", "pw", **ingest) as ing:
         backlog = _drain(ing, 1)
         assert ing.subscribe(shared) == 1
         with connected(broker, "btn-0102", password) as device:
@@ -133,9 +136,9 @@ def test_a_restart_forgets_shared_subscriptions_and_tells_publishers_so(
 def test_the_in_flight_window_holds_a_whole_unacknowledged_batch(broker: BrokerInfo) -> None:
     """Ingest acks after its commit; with the default window of 20 it would stall at 20."""
     with BrokerAdmin(broker.host, broker.port, "admin", broker.admin_password) as admin:
-        admin.ensure_platform_account("ingest", "pw")
+        admin.ensure_platform_account("nuanxin-ingest", "pw")
         password = admin.provision_device("btn-0101")
-    with connected(broker, "ingest", "pw", manual_ack=True) as ing:
+    with connected(broker, "nuanxin-ingest", "pw", manual_ack=True) as ing:
         assert ing.subscribe("nuanxin/v1/+/+") == 1
         sent = [f"m{i}".encode() for i in range(500)]
         with connected(broker, "btn-0101", password) as device:

@@ -15,6 +15,7 @@ from device_registry.errors import (
     BrokerCommandFailed,
     BrokerUnavailable,
     DeviceNotProvisioned,
+    InvalidAccountName,
     InvalidDeviceId,
 )
 from device_registry.provisioning import DEFAULT_ACL_ACCESS, BrokerAdmin, device_role
@@ -42,8 +43,8 @@ def admin(broker: BrokerInfo) -> Iterator[BrokerAdmin]:
 
 @pytest.fixture
 def platform(broker: BrokerInfo, admin: BrokerAdmin) -> Account:
-    admin.ensure_platform_account("ingest", "ingest-secret")
-    return Account("ingest", "ingest-secret")
+    admin.ensure_platform_account("nuanxin-ingest", "ingest-secret")
+    return Account("nuanxin-ingest", "ingest-secret")
 
 
 @pytest.fixture
@@ -241,9 +242,11 @@ def test_shared_subscription_spreads_messages_over_ingest_instances(
     broker: BrokerInfo, admin: BrokerAdmin, platform: Account
 ) -> None:
     password = admin.provision_device("smoke-03")
+    # One account per ingest process: an account logs in with its own client id only.
+    admin.ensure_platform_account("nuanxin-ingest-2", platform.password)
     with (
         connected(broker, platform.username, platform.password) as first,
-        connected(broker, platform.username, platform.password) as second,
+        connected(broker, "nuanxin-ingest-2", platform.password) as second,
     ):
         for instance in (first, second):
             assert instance.subscribe("$share/ingest/nuanxin/v1/+/+") == 1
@@ -300,11 +303,18 @@ def test_ensure_platform_account_is_idempotent_and_only_kicks_on_change(
 def test_devices_and_platform_accounts_never_take_over_each_other(
     admin: BrokerAdmin, platform: Account
 ) -> None:
+    """Names keep them apart (platform accounts under `nuanxin-`, devices never), and an
+    account of the other kind under the same name is never reused."""
     admin.provision_device("btn-0006")
-    with pytest.raises(AccountConflict):
+    with pytest.raises(InvalidAccountName, match="must start with 'nuanxin-'"):
         admin.ensure_platform_account("btn-0006", "x")
-    with pytest.raises(AccountConflict):
+    with pytest.raises(InvalidDeviceId, match="reserved for the platform"):
         admin.provision_device(platform.username)
+    # A platform-named account that holds a device role (made by hand, or before the
+    # prefix was reserved) is not turned into a platform account either.
+    admin.create_bound_client("nuanxin-odd", "x", [device_role("btn-0006")], "by hand")
+    with pytest.raises(AccountConflict):
+        admin.ensure_platform_account("nuanxin-odd", "x")
 
 
 def test_default_acl_access_denies_what_roles_do_not_allow(admin: BrokerAdmin) -> None:
@@ -336,7 +346,8 @@ def test_admin_reconnects_after_a_broker_restart(broker: BrokerInfo, admin: Brok
 def test_admin_errors_are_clear(broker: BrokerInfo, admin: BrokerAdmin, platform: Account) -> None:
     with pytest.raises(BrokerAdminDenied, match="refused admin login"):
         BrokerAdmin(broker.host, broker.port, "admin", "wrong", timeout_s=2).connect()
-    with pytest.raises(BrokerAdminDenied, match="may not read"):
+    # Any other account is bound to its own client id, so it is refused at CONNECT.
+    with pytest.raises(BrokerAdminDenied, match="not the dynamic-security admin"):
         BrokerAdmin(broker.host, broker.port, platform.username, platform.password).connect()
     with pytest.raises(BrokerUnavailable, match="cannot reach"):
         BrokerAdmin(broker.host, free_port(), "admin", "x", timeout_s=2).connect()
@@ -348,9 +359,9 @@ def test_device_over_tls(tls_broker: BrokerInfo) -> None:
     with BrokerAdmin(
         tls_broker.host, tls_broker.port, tls_broker.admin_username, tls_broker.admin_password
     ) as admin:
-        admin.ensure_platform_account("ingest", "ingest-secret")
+        admin.ensure_platform_account("nuanxin-ingest", "ingest-secret")
         password = admin.provision_device("btn-0007")
-    with connected(tls_broker, "ingest", "ingest-secret") as app:
+    with connected(tls_broker, "nuanxin-ingest", "ingest-secret") as app:
         assert app.subscribe("nuanxin/v1/+/telemetry") == 1
         with connected(tls_broker, "btn-0007", password, tls=True) as device:
             assert device.publish("nuanxin/v1/btn-0007/telemetry", b"over tls") == 0

@@ -13,7 +13,7 @@ from simulators.mqtt import Endpoint, shanghai_now
 from tests.simulators.support import Listener
 from tests.support.broker import BrokerInfo
 
-PLATFORM = ("platform-reader", "reader-secret")
+PLATFORM = ("nuanxin-platform-reader", "reader-secret")
 HEARTBEAT_S = 0.05
 
 

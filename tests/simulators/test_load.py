@@ -20,7 +20,7 @@ from tests.simulators.conftest import PLATFORM
 from tests.simulators.support import Listener, Received, decode
 from tests.support.broker import BrokerInfo
 
-LOAD = ("bench-load", "load-secret")
+LOAD = ("nuanxin-bench-load", "load-secret")
 TYPES = list(DeviceType)
 DEVICES = {f"load-{i:03d}": TYPES[i % len(TYPES)] for i in range(40)}
 

@@ -18,7 +18,7 @@ from tests.support.broker import BrokerInfo
 from tests.support.cli import clean_env, start_nuanxin
 
 INGEST_USER, INGEST_PASSWORD = "nuanxin-ingest", "ingest-password-for-tests-0123456789"
-LOAD_USER, LOAD_PASSWORD = "load", "load-password-for-tests-0123456789"
+LOAD_USER, LOAD_PASSWORD = "nuanxin-load", "load-password-for-tests-0123456789"
 
 
 @dataclass
@@ -28,15 +28,20 @@ class IngestStack:
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
     logs: dict[int, list[str]] = field(default_factory=dict)
 
+    def admin(self) -> BrokerAdmin:
+        broker = self.broker
+        return BrokerAdmin(broker.host, broker.port, broker.admin_username, broker.admin_password)
+
     def setup_accounts(self) -> None:
-        with BrokerAdmin(
-            self.broker.host,
-            self.broker.port,
-            self.broker.admin_username,
-            self.broker.admin_password,
-        ) as admin:
+        with self.admin() as admin:
             admin.ensure_platform_account(INGEST_USER, INGEST_PASSWORD)
             load_account(admin, LOAD_USER, LOAD_PASSWORD)
+
+    def ingest_account(self, username: str) -> str:
+        """A platform account for one more ingest process (its client id, too)."""
+        with self.admin() as admin:
+            admin.ensure_platform_account(username, INGEST_PASSWORD)
+        return username
 
     def register(self, device_type: str, device_ids: list[str], **columns: Any) -> None:
         with psycopg.connect(self.database_url) as conn:
@@ -48,13 +53,14 @@ class IngestStack:
                     [device_id, device_type, *columns.values()],
                 )
 
-    def env(self, client_id: str = "nuanxin-ingest-test", **extra: str) -> dict[str, str]:
+    def env(self, username: str = INGEST_USER, **extra: str) -> dict[str, str]:
+        """The environment of a platform process logging in as `username` (an account of
+        setup_accounts or ingest_account; it is the process's client id as well)."""
         settings = {
             "NUANXIN_DATABASE_URL": self.database_url,
             "NUANXIN_MQTT_URL": f"mqtt://{self.broker.host}:{self.broker.port}",
-            "NUANXIN_MQTT_USERNAME": INGEST_USER,
+            "NUANXIN_MQTT_USERNAME": username,
             "NUANXIN_MQTT_PASSWORD": INGEST_PASSWORD,
-            "NUANXIN_INGEST_CLIENT_ID": client_id,
         }
         return clean_env(**(settings | extra))
 

@@ -47,7 +47,9 @@ class TestClient:
     ) -> None:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"test-{uuid.uuid4().hex[:10]}",
+            # An account logs in only with its own username as client id (the broker binds
+            # them); anonymous clients, on brokers that allow them, get a random one.
+            client_id=client_id or username or f"test-{uuid.uuid4().hex[:10]}",
             protocol=mqtt.MQTTv5,
             reconnect_on_failure=False,
             manual_ack=manual_ack,

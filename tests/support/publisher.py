@@ -2,7 +2,6 @@
 
 import json
 import threading
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +17,7 @@ class Publisher:
     def __init__(self, broker: BrokerInfo, username: str, password: str) -> None:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"pub-{uuid.uuid4().hex[:8]}",
+            client_id=username,  # the broker binds every account to it
             protocol=mqtt.MQTTv5,
         )
         self.client.username_pw_set(username, password)

@@ -237,7 +237,6 @@ def web_stack(workdir: Path) -> Iterator[WebStack]:
                 mqtt_password=INGEST_PASSWORD,
                 mqtt_admin_username=broker.admin_username,
                 mqtt_admin_password=broker.admin_password,
-                ingest_client_id="nuanxin-web-test",
                 api_port=port,
                 public_base_url=f"http://127.0.0.1:{port}",
                 twilio_account_sid=twilio.account_sid,
