@@ -24,6 +24,7 @@ from alerting.engine import utc_now
 from alerting.planner import Channels
 from api import stream
 from api.deps import Clock, Database
+from api.proxies import TrustedProxyMiddleware
 from api.routes import (
     admin,
     alerts,
@@ -196,6 +197,12 @@ def create_app(
     app.include_router(api)
     app.include_router(webhooks.router)  # its paths are full: alerting.notifiers.callbacks
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    # outermost, so every handler and the access log see the caller, not the proxy
+    app.add_middleware(
+        TrustedProxyMiddleware,
+        trusted=settings.trusted_proxies,
+        header=settings.proxy_header,
+    )
     _health(app, readiness)
     _web(app)
     return app

@@ -1,6 +1,7 @@
 """Sign-in with username and password for a bearer token; sign-out revokes it.
 
-Failed sign-ins are limited per username and per client address (api.ratelimit)."""
+Failed sign-ins are limited per client address, with a backoff per account that never
+holds back an address that has not failed (api.ratelimit)."""
 
 import threading
 from datetime import timedelta
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentActor, DbDep, TokenDep
-from api.ratelimit import LoginLimiter
+from api.ratelimit import LoginLimiter, Refused
 from device_registry.schemas import Token, UserPublic
 from device_registry.users import authenticate, get_user, issue_token, revoke_token
 
@@ -29,36 +30,49 @@ def login_limiter(app: FastAPI) -> LoginLimiter:
         return limiter
 
 
+def _too_many(refused: Refused) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        detail="too many failed sign-ins; try again later",
+        headers={"Retry-After": str(refused.retry_after_s)},
+    )
+
+
 @router.post(
     "/token",
     summary="Sign in: exchange username and password for a bearer token",
-    responses={429: {"description": "Too many failed sign-ins for this username or address"}},
+    responses={
+        429: {
+            "description": (
+                "Too many failed sign-ins from this address, or from an address that has"
+                " failed while the account backs off; Retry-After says when to try again"
+            )
+        }
+    },
 )
 def sign_in(
     request: Request, db: DbDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> Token:
     ttl = timedelta(minutes=request.app.state.settings.token_ttl_minutes)
     limiter = login_limiter(request.app)
-    keys = limiter.keys(form.username, request.client.host if request.client else None)
-    now = request.app.state.clock()
-    retry_after = limiter.retry_after(keys, now)
-    if retry_after is not None:
+    address = request.client.host if request.client else None
+    attempt = limiter.reserve(form.username, address, request.app.state.clock())
+    if isinstance(attempt, Refused):
+        raise _too_many(attempt)
+    try:
+        with db.transaction() as conn:
+            user_id = authenticate(conn, form.username, form.password)
+            token = None if user_id is None else issue_token(conn, user_id, ttl)
+    except BaseException:
+        limiter.withdraw(attempt)  # not judged: an outage must not lock people out
+        raise
+    if token is None:
         raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many failed sign-ins; try again later",
-            headers={"Retry-After": str(retry_after)},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="wrong username or password",
+            headers={"WWW-Authenticate": "Bearer"},
         )
-    with db.transaction() as conn:
-        user_id = authenticate(conn, form.username, form.password)
-        if user_id is None:
-            limiter.failed(keys, now)
-            raise HTTPException(
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                detail="wrong username or password",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        token = issue_token(conn, user_id, ttl)
-    limiter.succeeded(keys[0])
+    limiter.succeeded(attempt)
     return Token(access_token=token, expires_in=int(ttl.total_seconds()))
 
 
