@@ -84,7 +84,10 @@ Backend of 暖心智慧守护: emergency buttons and smoke, gas and PIR sensors 
 elderly people who live alone.
 
 **Sign in** with `POST /api/v1/auth/token` (username and password, form-encoded) and send
-the token as `Authorization: Bearer …`. Roles: `admin`, `operator`, `installer`,
+the token as `Authorization: Bearer …`. Failed sign-ins are limited per address (429
+with `Retry-After`); an address that has not failed is never held back by someone
+else's failures. Change your password with `POST /api/v1/auth/password`; passwords that
+are easy to guess are refused (422) with the reason. Roles: `admin`, `operator`, `installer`,
 `community_worker`, `family`. Staff see only their assigned districts, family members only
 their own elder; anything outside answers 404.
 

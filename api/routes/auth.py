@@ -12,7 +12,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentActor, DbDep, TokenDep
 from api.ratelimit import LoginLimiter, Refused
-from device_registry.schemas import Token, UserPublic
+from core.errors import PermissionDenied
+from device_registry import users
+from device_registry.schemas import PasswordChange, Token, UserPublic
 from device_registry.users import authenticate, get_user, issue_token, revoke_token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -74,6 +76,37 @@ def sign_in(
         )
     limiter.succeeded(attempt)
     return Token(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    summary="Change one's own password: the current one, and a new one zxcvbn rates hard",
+    responses={
+        403: {"description": "The current password is wrong"},
+        422: {"description": "The new password is too easy to guess; the message says why"},
+        429: {"description": "Too many wrong current passwords, counted as failed sign-ins"},
+    },
+)
+def change_password(
+    request: Request, db: DbDep, actor: CurrentActor, token: TokenDep, body: PasswordChange
+) -> None:
+    """Every other token of this account is revoked; the one used here stays valid. A wrong
+    current password counts against the sign-in limit like a failed sign-in."""
+    limiter = login_limiter(request.app)
+    address = request.client.host if request.client else None
+    attempt = limiter.reserve(actor.username, address, request.app.state.clock())
+    if isinstance(attempt, Refused):
+        raise _too_many(attempt)
+    try:
+        with db.transaction() as conn:
+            users.change_password(conn, actor, body, keep_token=token)
+    except PermissionDenied:
+        raise  # a wrong current password: the reservation stands as a failure
+    except BaseException:
+        limiter.withdraw(attempt)  # judged right, or not judged at all
+        raise
+    limiter.succeeded(attempt)
 
 
 @router.post("/logout", status_code=204, summary="Sign out: the token stops working at once")
