@@ -35,7 +35,10 @@ def login_limiter(app: FastAPI) -> LoginLimiter:
 def _too_many(refused: Refused) -> HTTPException:
     return HTTPException(
         status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        detail="too many failed sign-ins; try again later",
+        detail=(
+            f"too many failed sign-ins from this address; try again in {refused.retry_after_s} s"
+            " (or from an address that has not failed)"
+        ),
         headers={"Retry-After": str(refused.retry_after_s)},
     )
 

@@ -58,7 +58,8 @@ def sign_in(
             headers=dict(headers or {}),
         )
     if response.status_code == 429:
-        assert int(response.headers["Retry-After"]) >= 1
+        wait = response.headers["Retry-After"]
+        assert int(wait) >= 1 and f"try again in {wait} s" in response.json()["detail"]
     return response.status_code
 
 
