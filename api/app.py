@@ -24,6 +24,7 @@ from alerting.engine import utc_now
 from alerting.planner import Channels
 from api import stream
 from api.deps import Clock, Database
+from api.proxies import TrustedProxyMiddleware
 from api.routes import (
     admin,
     alerts,
@@ -83,7 +84,10 @@ Backend of 暖心智慧守护: emergency buttons and smoke, gas and PIR sensors 
 elderly people who live alone.
 
 **Sign in** with `POST /api/v1/auth/token` (username and password, form-encoded) and send
-the token as `Authorization: Bearer …`. Roles: `admin`, `operator`, `installer`,
+the token as `Authorization: Bearer …`. Failed sign-ins are limited per address (429
+with `Retry-After`); an address that has not failed is never held back by someone
+else's failures. Change your password with `POST /api/v1/auth/password`; passwords that
+are easy to guess are refused (422) with the reason. Roles: `admin`, `operator`, `installer`,
 `community_worker`, `family`. Staff see only their assigned districts, family members only
 their own elder; anything outside answers 404. An id inside a request body that lies
 outside (or does not exist) answers 422 naming the field's place in `loc`; what each id
@@ -199,6 +203,12 @@ def create_app(
     app.include_router(api)
     app.include_router(webhooks.router)  # its paths are full: alerting.notifiers.callbacks
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    # outermost, so every handler and the access log see the caller, not the proxy
+    app.add_middleware(
+        TrustedProxyMiddleware,
+        trusted=settings.trusted_proxies,
+        header=settings.proxy_header,
+    )
     _health(app, readiness)
     _web(app)
     return app

@@ -7,6 +7,7 @@ import uvicorn
 
 from alerting.channels import channels_for
 from api.app import create_app
+from api.serving import server_config
 from cli.wiring import BrokerProvisioner
 from core import db
 from core.logging import configure_logging
@@ -31,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     provisioner = BrokerProvisioner(settings)
     try:
         app = create_app(settings, pool, provisioner, channels=channels_for(settings))
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
+        config = server_config(app, host=settings.api_host, port=settings.api_port)
+        uvicorn.Server(config).run()
     finally:
         provisioner.close()
         pool.close()

@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 from alerting.channels import build_notifiers
 from alerting.engine import Clock, utc_now
 from alerting.service import AlertingService
+from api.serving import server_config
 from cli.ingest import ingest_config
 from cli.startup import check_broker, check_migrated
 from cli.wiring import BrokerProvisioner
@@ -89,12 +90,7 @@ class Platform:
         """Start the engine, ingest and the API (in a thread of its own)."""
         self.alerting.start()
         self.ingest.start()
-        config = uvicorn.Config(
-            self.app(),
-            host=self.settings.api_host,
-            port=self.settings.api_port,
-            log_config=None,
-        )
+        config = server_config(self.app(), host=self.settings.api_host, port=self.settings.api_port)
         self.server = uvicorn.Server(config)
         # uvicorn captures signals only in the main thread, and re-raises them when it
         # exits, which would kill the process before ingest commits: the API runs in a

@@ -8,10 +8,12 @@ in a deployment fails in one line instead of a traceback minutes later.
 import os
 from collections.abc import Iterator
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from pydantic import (
+    BeforeValidator,
     Field,
     PostgresDsn,
     SecretStr,
@@ -20,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import Url
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
 from core.identity import platform_name_problem
@@ -42,6 +44,23 @@ class TimescaleMode(StrEnum):
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
+
+
+class ProxyHeader(StrEnum):
+    """The header the trusted reverse proxy writes the caller's address into."""
+
+    X_FORWARDED_FOR = "x-forwarded-for"
+    FORWARDED = "forwarded"
+
+
+def _networks(value: object) -> object:
+    """`10.0.0.0/8, 192.0.2.7` → networks; a single address is a /32 (or /128)."""
+    if isinstance(value, str):
+        return [ip_network(part.strip()) for part in value.split(",") if part.strip()]
+    return value
+
+
+Networks = Annotated[list[IPv4Network | IPv6Network], NoDecode, BeforeValidator(_networks)]
 
 
 class Settings(BaseSettings):
@@ -114,6 +133,17 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
     token_ttl_minutes: int = Field(
         default=720, ge=5, le=43200, description="How long a sign-in token is valid."
+    )
+    trusted_proxies: Networks = Field(
+        default=[],
+        description=(
+            "Comma-separated addresses or CIDRs of reverse proxies whose forwarding header"
+            " names the caller; from any other peer the header is ignored. Empty: none."
+        ),
+    )
+    proxy_header: ProxyHeader = Field(
+        default=ProxyHeader.X_FORWARDED_FOR,
+        description="The header those proxies set: x-forwarded-for or forwarded (RFC 7239).",
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",

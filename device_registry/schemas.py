@@ -425,6 +425,11 @@ class UserCreate(Strict):
         return self
 
 
+class PasswordChange(Strict):
+    current_password: Annotated[str, Field(max_length=200)]
+    new_password: Annotated[str, Field(min_length=10, max_length=200)]
+
+
 class UserPublic(BaseModel):
     id: int
     username: str

@@ -1,5 +1,6 @@
-"""Accounts, passwords (argon2id) and bearer tokens (random, stored hashed, expiring,
-revocable). `actor_for_token` is how every API request learns who is asking."""
+"""Accounts, passwords (argon2id, judged by zxcvbn before they are set) and bearer tokens
+(random, stored hashed, expiring, revocable). `actor_for_token` is how every API request
+learns who is asking."""
 
 import hashlib
 import secrets
@@ -10,11 +11,12 @@ import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from core.errors import Conflict, InvalidRequest
+from core.errors import Conflict, InvalidRequest, PermissionDenied
 from device_registry import audit, scope
 from device_registry.access import Actor, Role
 from device_registry.db import Row, fetch_all, fetch_one
-from device_registry.schemas import UserCreate, UserPublic
+from device_registry.passwords import require_strong
+from device_registry.schemas import PasswordChange, UserCreate, UserPublic
 
 _hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown user as slow as for a known one.
@@ -45,12 +47,51 @@ def create_user(conn: psycopg.Connection[Any], actor: Actor, data: UserCreate) -
             )
             assert row is not None
             _assign(conn, row["id"], data)
+            # judged with what is now known about the person; refusing rolls all back
+            require_strong(data.password, _personal_facts(conn, row["id"]))
     except psycopg.errors.UniqueViolation:
         raise Conflict(f"username {data.username!r} is taken") from None
     except psycopg.errors.ForeignKeyViolation:
         raise InvalidRequest("a district_id or elder_id does not exist") from None
     audit.record(conn, actor, "user.create", "user", row["id"], {"role": data.role})
     return get_user(conn, row["id"])
+
+
+def change_password(
+    conn: psycopg.Connection[Any], actor: Actor, change: PasswordChange, keep_token: str | None
+) -> None:
+    """Set the actor's own password, given the current one; revoke their other tokens."""
+    assert actor.user_id is not None
+    if authenticate(conn, actor.username, change.current_password) != actor.user_id:
+        raise PermissionDenied("the current password is wrong")
+    require_strong(change.new_password, _personal_facts(conn, actor.user_id), "new_password")
+    conn.execute(
+        "UPDATE users SET password_hash = %s WHERE id = %s",
+        (_hasher.hash(change.new_password), actor.user_id),
+    )
+    conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL"
+        " AND token_hash IS DISTINCT FROM %s",
+        (actor.user_id, _digest(keep_token) if keep_token else None),
+    )
+    audit.record(conn, actor, "user.password", "user", actor.user_id, {})
+
+
+def _personal_facts(conn: psycopg.Connection[Any], user_id: int) -> list[str]:
+    """What someone guessing this person's password knows: username, names, phones."""
+    rows = fetch_all(
+        conn,
+        """
+        SELECT username AS fact FROM users WHERE id = %(id)s
+        UNION ALL SELECT display_name FROM users WHERE id = %(id)s
+        UNION ALL SELECT name FROM contacts WHERE user_id = %(id)s
+        UNION ALL SELECT phone FROM contacts WHERE user_id = %(id)s
+        UNION ALL SELECT e.name FROM user_elders ue JOIN elders e ON e.id = ue.elder_id
+                  WHERE ue.user_id = %(id)s
+        """,
+        {"id": user_id},
+    )
+    return [str(row["fact"]) for row in rows]
 
 
 def _assign(conn: psycopg.Connection[Any], user_id: int, data: UserCreate) -> None:

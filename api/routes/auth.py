@@ -1,6 +1,7 @@
 """Sign-in with username and password for a bearer token; sign-out revokes it.
 
-Failed sign-ins are limited per username and per client address (api.ratelimit)."""
+Failed sign-ins are limited per client address, with a backoff per account that never
+holds back an address that has not failed (api.ratelimit)."""
 
 import threading
 from datetime import timedelta
@@ -10,9 +11,11 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentActor, DbDep, TokenDep
-from api.ratelimit import LoginLimiter
+from api.ratelimit import LoginLimiter, Refused
 from api.views import PersonalDataRoute
-from device_registry.schemas import Token, UserPublic
+from core.errors import PermissionDenied
+from device_registry import users
+from device_registry.schemas import PasswordChange, Token, UserPublic
 from device_registry.users import authenticate, get_user, issue_token, revoke_token
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=PersonalDataRoute)
@@ -30,37 +33,84 @@ def login_limiter(app: FastAPI) -> LoginLimiter:
         return limiter
 
 
+def _too_many(refused: Refused) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=(
+            f"too many failed sign-ins from this address; try again in {refused.retry_after_s} s"
+            " (or from an address that has not failed)"
+        ),
+        headers={"Retry-After": str(refused.retry_after_s)},
+    )
+
+
 @router.post(
     "/token",
     summary="Sign in: exchange username and password for a bearer token",
-    responses={429: {"description": "Too many failed sign-ins for this username or address"}},
+    responses={
+        429: {
+            "description": (
+                "Too many failed sign-ins from this address, or from an address that has"
+                " failed while the account backs off; Retry-After says when to try again"
+            )
+        }
+    },
 )
 def sign_in(
     request: Request, db: DbDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> Token:
     ttl = timedelta(minutes=request.app.state.settings.token_ttl_minutes)
     limiter = login_limiter(request.app)
-    keys = limiter.keys(form.username, request.client.host if request.client else None)
-    now = request.app.state.clock()
-    retry_after = limiter.retry_after(keys, now)
-    if retry_after is not None:
+    address = request.client.host if request.client else None
+    attempt = limiter.reserve(form.username, address, request.app.state.clock())
+    if isinstance(attempt, Refused):
+        raise _too_many(attempt)
+    try:
+        with db.transaction() as conn:
+            user_id = authenticate(conn, form.username, form.password)
+            token = None if user_id is None else issue_token(conn, user_id, ttl)
+    except BaseException:
+        limiter.withdraw(attempt)  # not judged: an outage must not lock people out
+        raise
+    if token is None:
         raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many failed sign-ins; try again later",
-            headers={"Retry-After": str(retry_after)},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="wrong username or password",
+            headers={"WWW-Authenticate": "Bearer"},
         )
-    with db.transaction() as conn:
-        user_id = authenticate(conn, form.username, form.password)
-        if user_id is None:
-            limiter.failed(keys, now)
-            raise HTTPException(
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                detail="wrong username or password",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        token = issue_token(conn, user_id, ttl)
-    limiter.succeeded(keys[0])
+    limiter.succeeded(attempt)
     return Token(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    summary="Change one's own password: the current one, and a new one zxcvbn rates hard",
+    responses={
+        403: {"description": "The current password is wrong"},
+        422: {"description": "The new password is too easy to guess; the message says why"},
+        429: {"description": "Too many wrong current passwords, counted as failed sign-ins"},
+    },
+)
+def change_password(
+    request: Request, db: DbDep, actor: CurrentActor, token: TokenDep, body: PasswordChange
+) -> None:
+    """Every other token of this account is revoked; the one used here stays valid. A wrong
+    current password counts against the sign-in limit like a failed sign-in."""
+    limiter = login_limiter(request.app)
+    address = request.client.host if request.client else None
+    attempt = limiter.reserve(actor.username, address, request.app.state.clock())
+    if isinstance(attempt, Refused):
+        raise _too_many(attempt)
+    try:
+        with db.transaction() as conn:
+            users.change_password(conn, actor, body, keep_token=token)
+    except PermissionDenied:
+        raise  # a wrong current password: the reservation stands as a failure
+    except BaseException:
+        limiter.withdraw(attempt)  # judged right, or not judged at all
+        raise
+    limiter.succeeded(attempt)
 
 
 @router.post("/logout", status_code=204, summary="Sign out: the token stops working at once")

@@ -222,6 +222,8 @@ def test_every_write_endpoint_family_is_in_the_matrix(client: TestClient) -> Non
     covered_elsewhere = {
         ("POST", "/api/v1/auth/token"),  # signing in: test_registry_api
         ("POST", "/api/v1/auth/logout"),
+        # one's own password, any role (needs the current one): test_password_strength
+        ("POST", "/api/v1/auth/password"),
         ("POST", "/api/v1/districts"),  # admin-only setup: test_registry_api
         ("POST", "/api/v1/districts/{district_id}/communities"),
         ("POST", "/api/v1/elders"),

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from api.serving import server_config
+
 HOST = "127.0.0.1"
 
 
@@ -35,12 +37,11 @@ def serve(
 ) -> Iterator[str]:
     """Serve `app` (lifespan included) and yield its base URL; stop it afterwards."""
     sock = sock or bound_socket()
-    config = uvicorn.Config(
+    # as the commands run it (api.serving): no proxy headers of uvicorn's own, and its
+    # records go through the one redacting handler
+    config = server_config(
         app,
         log_level="warning",
-        # as the commands run it: uvicorn's records go through the one redacting handler,
-        # and it installs no handlers of its own in the test process
-        log_config=None,
         lifespan="on",
         # open event streams never end by themselves: cut them at shutdown
         timeout_graceful_shutdown=1,

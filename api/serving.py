@@ -1,0 +1,18 @@
+"""How every nuanxin process serves the API with uvicorn: the one place its options live.
+
+- `proxy_headers=False`: uvicorn would otherwise take the client address from
+  `X-Forwarded-For` whenever the peer is 127.0.0.1 (or `FORWARDED_ALLOW_IPS`), so anything
+  on the host — or a proxy nobody declared — could pick the address the sign-in limit
+  counts. `api.proxies` does it instead, only for `NUANXIN_TRUSTED_PROXIES`.
+- `log_config=None`: uvicorn's records go through the process's one redacting handler
+  (core.logging) and it installs none of its own.
+"""
+
+from typing import Any
+
+import uvicorn
+
+
+def server_config(app: Any, **options: Any) -> uvicorn.Config:
+    """A uvicorn configuration for `app`; `options` (host, port, …) are uvicorn's own."""
+    return uvicorn.Config(app, **{**options, "proxy_headers": False, "log_config": None})
