@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,6 +39,7 @@ from api.routes import (
     reports,
     webhooks,
 )
+from api.validation import validation_error
 from core.errors import (
     Conflict,
     DomainError,
@@ -196,6 +198,7 @@ def create_app(
     app.include_router(api)
     app.include_router(webhooks.router)  # its paths are full: alerting.notifiers.callbacks
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     _health(app, readiness)
     _web(app)
     return app

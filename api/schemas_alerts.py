@@ -13,8 +13,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from alerting.lifecycle import Outcome
+from core.inputs import Strict
 from core.masking import mask_phone, mask_text, mask_url
-from device_registry.schemas import Severity, Strict
+from device_registry.schemas import Severity
 
 
 class AlertStatus(StrEnum):

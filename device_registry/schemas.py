@@ -2,6 +2,8 @@
 
 Validation answers say which field is wrong and why (FastAPI turns them into 422s).
 Phone numbers are normalised to E.164 here, so nothing past this module sees local forms.
+Request bodies are `Strict` and PATCH bodies `Patch` (core.inputs): a field is `Clearable`
+in an Update exactly where its column may be NULL.
 """
 
 import re
@@ -12,6 +14,7 @@ from typing import Annotated, Literal, Self
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.inputs import Clearable, Patch, RowId, Strict
 from core.types import DeviceLifecycle, DeviceType
 from device_registry.access import Role
 
@@ -41,18 +44,8 @@ Phone = Annotated[str, AfterValidator(to_e164)]
 IdCard = Annotated[str, AfterValidator(_id_card)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL: refuse it here, as a 422, not at the database.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-        return value
+BirthYear = Annotated[int, Field(ge=1900, le=2100)]
+HealthNotes = Annotated[str, Field(max_length=4000)]
 
 
 # --- districts -------------------------------------------------------------------------
@@ -95,26 +88,26 @@ class HomeIn(Strict):
 
 class ElderBase(Strict):
     name: Name
-    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    birth_year: BirthYear | None = None
     phone: Phone | None = None
-    health_notes: Annotated[str, Field(max_length=4000)] = ""
+    health_notes: HealthNotes = ""
     presence: Presence = Presence.HOME
     timezone: str = "Asia/Shanghai"
 
 
 class ElderCreate(ElderBase):
-    community_id: int
+    community_id: RowId
     id_card: IdCard | None = None
     home: HomeIn
 
 
-class ElderUpdate(Strict):
+class ElderUpdate(Patch):
     name: Name | None = None
-    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
-    phone: Phone | None = None
-    health_notes: Annotated[str, Field(max_length=4000)] | None = None
+    birth_year: Clearable[BirthYear] = None
+    phone: Clearable[Phone] = None
+    health_notes: HealthNotes | None = None
     presence: Presence | None = None
-    id_card: IdCard | None = None
+    id_card: Clearable[IdCard] = None
     home: HomeIn | None = None
 
 
@@ -169,12 +162,12 @@ class ContactCreate(Strict):
     name: Name
     phone: Phone
     locale: Literal["zh-CN", "en"] = "zh-CN"
-    elder_id: int | None = Field(None, description="family members: their elder")
-    community_id: int | None = Field(None, description="community workers: their community")
-    district_id: int | None = Field(None, description="supervisors: their district")
+    elder_id: RowId | None = Field(None, description="family members: their elder")
+    community_id: RowId | None = Field(None, description="community workers: their community")
+    district_id: RowId | None = Field(None, description="supervisors: their district")
     relation: Annotated[str, Field(max_length=50)] = ""
     priority: Annotated[int, Field(ge=1, le=99)] = 1
-    user_id: int | None = None
+    user_id: RowId | None = None
 
     @model_validator(mode="after")
     def _one_scope(self) -> Self:
@@ -186,7 +179,7 @@ class ContactCreate(Strict):
         return self
 
 
-class ContactUpdate(Strict):
+class ContactUpdate(Patch):
     name: Name | None = None
     phone: Phone | None = None
     locale: Literal["zh-CN", "en"] | None = None
@@ -224,7 +217,7 @@ DEFAULT_HEARTBEAT_S = {PowerSource.MAINS: 300, PowerSource.BATTERY: 3600}
 class DeviceRegister(Strict):
     device_id: DeviceId
     device_type: DeviceType
-    elder_id: int
+    elder_id: RowId
     room: Name | None = Field(None, description="room name, created if new (厨房, 卧室 …)")
     model: Annotated[str, Field(max_length=100)] = ""
     serial: Annotated[str, Field(max_length=100)] = ""
@@ -234,8 +227,8 @@ class DeviceRegister(Strict):
     zigbee_ieee: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{16}$")] | None = None
 
 
-class DeviceUpdate(Strict):
-    room: Name | None = None
+class DeviceUpdate(Patch):
+    room: Clearable[Name] = Field(None, description="null: the device is in no named room")
     model: Annotated[str, Field(max_length=100)] | None = None
     serial: Annotated[str, Field(max_length=100)] | None = None
     heartbeat_interval_s: Annotated[int, Field(ge=30, le=86400)] | None = None
@@ -317,7 +310,7 @@ class Target(Strict):
     """Who a level pages: every contact of a kind (family in priority order) or one person."""
 
     role: ContactKind | None = None
-    contact_id: int | None = None
+    contact_id: RowId | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -340,8 +333,8 @@ class PolicyBase(Strict):
 
 class PolicyCreate(PolicyBase):
     severity: Severity
-    district_id: int | None = None
-    elder_id: int | None = None
+    district_id: RowId | None = None
+    elder_id: RowId | None = None
 
     @model_validator(mode="after")
     def _one_scope(self) -> Self:
@@ -367,8 +360,8 @@ class UserCreate(Strict):
     password: Annotated[str, Field(min_length=10, max_length=200)]
     role: Role
     display_name: Annotated[str, Field(max_length=100)] = ""
-    district_ids: list[int] = []
-    elder_ids: list[int] = []
+    district_ids: list[RowId] = Field(default_factory=list)
+    elder_ids: list[RowId] = Field(default_factory=list)
 
     @field_validator("district_ids", "elder_ids", mode="after")
     @classmethod

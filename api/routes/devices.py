@@ -4,6 +4,7 @@ installation check that commissions them."""
 from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep, ProvisionerDep
+from core.inputs import RowId
 from device_registry import devices, installation
 from device_registry.schemas import (
     CheckOpen,
@@ -18,7 +19,9 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 
 
 @router.get("", summary="Devices in homes you look after")
-def list_devices(db: DbDep, actor: CurrentActor, elder_id: int | None = None) -> list[DevicePublic]:
+def list_devices(
+    db: DbDep, actor: CurrentActor, elder_id: RowId | None = None
+) -> list[DevicePublic]:
     with db.transaction() as conn:
         return devices.list_devices(conn, actor, elder_id)
 

@@ -24,6 +24,7 @@ from api.schemas_views import (
     ReadingPoint,
     query_error,
 )
+from core.inputs import RowId
 from device_registry.access import Actor
 from device_registry.db import fetch_all, fetch_one
 from device_registry.devices import visible_device
@@ -187,7 +188,7 @@ def read_activity(
     db: DbDep,
     actor: CurrentActor,
     clock: ClockDep,
-    elder_id: int,
+    elder_id: RowId,
     days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 7,
 ) -> ActivityHeatmap:
     with db.transaction() as conn:

@@ -31,6 +31,7 @@ from alerting.notifiers.twilio_voice import VOICES, alert_twiml
 from alerting.templates import REPLIES
 from api.deps import ChannelsDep, ClockDep, DbDep
 from core.errors import NotFound
+from core.inputs import RowId
 from core.settings import Settings
 from device_registry import audit
 from device_registry.access import system_actor
@@ -89,7 +90,7 @@ def sms_status(
     clock: ClockDep,
     channels: ChannelsDep,
     params: TwilioParams,
-    notification_id: int,
+    notification_id: RowId,
 ) -> Response:
     twilio_status = params.get("MessageStatus", "")
     error = f"Twilio {twilio_status}, error {params.get('ErrorCode') or 'unknown'}"
@@ -108,7 +109,7 @@ def voice_status(
     clock: ClockDep,
     channels: ChannelsDep,
     params: TwilioParams,
-    notification_id: int,
+    notification_id: RowId,
 ) -> Response:
     twilio_status = params.get("CallStatus", "")
     status = TWILIO_CALL_STATUS.get(twilio_status)
@@ -120,7 +121,7 @@ def _delivery(
     db: DbDep,
     clock: ClockDep,
     channels: ChannelsDep,
-    notification_id: int,
+    notification_id: RowId,
     sid: str | None,
     status: DeliveryStatus | None,
     error: str,
@@ -171,7 +172,7 @@ def sms_inbound(db: DbDep, clock: ClockDep, params: TwilioParams) -> Response:
     response_class=Response,
 )
 def voice_keypad(
-    request: Request, db: DbDep, clock: ClockDep, params: TwilioParams, notification_id: int
+    request: Request, db: DbDep, clock: ClockDep, params: TwilioParams, notification_id: RowId
 ) -> Response:
     digits = params.get("Digits", "")
     response = VoiceResponse()
