@@ -1,7 +1,8 @@
 """What the API accepts at its edge, declared once and reused by every body and parameter.
 
 - `RowId`, `Offset`: integers PostgreSQL's bigint can hold, so a path, query or body id past
-  it is a 422 naming the field rather than an error in the database.
+  it is a 422 naming the field rather than an error in the database; `DeviceId` likewise
+  for device ids, in a path or a body.
 - `storable_text`: text PostgreSQL can store: no NUL. `Strict` applies it to every string
   of every request body, `QueryText` to query parameters. (Text that is not UTF-8, a lone
   surrogate such as "\\ud800" in a JSON string, pydantic refuses itself: api.validation
@@ -16,12 +17,22 @@
 from typing import Annotated, Any, TypeVar
 
 from annotated_types import Interval
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from core.types import DEVICE_ID_PATTERN
 
 BIGINT_MAX = 2**63 - 1
 
 RowId = Annotated[int, Interval(ge=1, le=BIGINT_MAX)]
 Offset = Annotated[int, Interval(ge=0, le=BIGINT_MAX)]
+DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
 
 
 def storable_text(value: str) -> str:

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.inputs import Clearable, Patch, RowId, Strict
+from core.inputs import Clearable, DeviceId, Patch, RowId, Strict
 from core.types import DeviceLifecycle, DeviceType
 from device_registry.access import Role
 
@@ -43,7 +43,6 @@ def _id_card(value: str) -> str:
 Phone = Annotated[str, AfterValidator(to_e164)]
 IdCard = Annotated[str, AfterValidator(_id_card)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
 BirthYear = Annotated[int, Field(ge=1900, le=2100)]
 HealthNotes = Annotated[str, Field(max_length=4000)]
 

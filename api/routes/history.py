@@ -24,7 +24,7 @@ from api.schemas_views import (
     ReadingPoint,
     query_error,
 )
-from core.inputs import RowId
+from core.inputs import DeviceId, RowId
 from device_registry.access import Actor
 from device_registry.db import fetch_all, fetch_one
 from device_registry.devices import visible_device
@@ -208,7 +208,7 @@ def read_readings(
     db: DbDep,
     actor: CurrentActor,
     clock: ClockDep,
-    device_id: str,
+    device_id: DeviceId,
     field: ReadingField,
     bucket: Bucket = Bucket.HOUR,
     since: Annotated[datetime | None, Query(description="from (default: until − 7 days)")] = None,

@@ -110,6 +110,26 @@ def test_every_integer_the_api_accepts_is_bounded(client: TestClient) -> None:
     assert not unbounded, unbounded
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/devices/btn%00x", "/api/v1/devices/btn%00x/readings?field=battery"]
+)
+def test_a_device_id_that_cannot_be_one_answers_422(
+    client: TestClient, world: World, auth: Auth, path: str
+) -> None:
+    """NUL reached PostgreSQL (found by the hostile-value sweep of tests/fuzz)."""
+    errors_naming(client.get(path, headers=auth(world.usernames["admin"])), "device_id")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/v1/audit?entity=a%00b", "entity"), ("/api/v1/alerts?rule=%00", "rule")],
+)
+def test_nul_in_a_text_query_answers_422(
+    client: TestClient, world: World, auth: Auth, path: str, field: str
+) -> None:
+    errors_naming(client.get(path, headers=auth(world.usernames["admin"])), field)
+
+
 # --- numbers that are not numbers --------------------------------------------------------
 
 
