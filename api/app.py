@@ -1,5 +1,7 @@
 """The FastAPI application: /api/v1 routers, provider webhooks, the live stream's
-listener (started and stopped with the app), error translation, health endpoints.
+listener (started and stopped with the app), error translation, health endpoints, the
+web app, the API docs (served offline) and the security headers of every answer
+(api.headers).
 
 Domain refusals raised by the service functions become HTTP answers in one table
 (ERROR_STATUS), each with a message saying what to fix.
@@ -11,12 +13,13 @@ import mimetypes
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import ConnectionPool
 
@@ -24,6 +27,7 @@ from alerting.engine import utc_now
 from alerting.planner import Channels
 from api import stream
 from api.deps import Clock, Database
+from api.headers import DOCS_ASSETS, SecurityHeaders
 from api.proxies import TrustedProxyMiddleware
 from api.routes import (
     admin,
@@ -39,6 +43,7 @@ from api.routes import (
     reports,
     webhooks,
 )
+from api.validation import validation_error
 from core.errors import (
     Conflict,
     DomainError,
@@ -93,6 +98,10 @@ their own elder; anything outside answers 404. An id inside a request body that 
 outside (or does not exist) answers 422 naming the field's place in `loc`; what each id
 refers to is marked `x-references` in this document.
 
+**Changes.** In a `PATCH`, a field left out keeps its value; `null` clears a field that may
+be empty (the schema of each body shows which admit `null`) and answers 422 for any other.
+Ids are integers up to 2^63−1; numbers must be finite; text valid UTF-8 without NUL.
+
 **Provisioning.** Registering a device (`POST /api/v1/devices`) creates its own MQTT
 account through Mosquitto's dynamic-security plugin: it may publish only under
 `nuanxin/v1/{device_id}/` and read only its own `cmd` topic. The password is in that
@@ -143,25 +152,10 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/manifest+json", ".webmanifest")
 mimetypes.add_type("image/svg+xml", ".svg")
-# The app loads nothing from elsewhere; scripts and styles come only from its own files.
-WEB_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    # revalidate every time (cheap with the ETag): a fix must reach phones at once
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-}
-
-
-class WebFiles(StaticFiles):
-    """The web app's files, with the headers above."""
-
-    async def get_response(self, path: str, scope: Any) -> Response:
-        response = await super().get_response(path, scope)
-        response.headers.update(WEB_HEADERS)
-        return response
+# /docs and /redoc load Swagger UI and ReDoc from files shipped in fastapi-offline, never
+# from a CDN: deployment networks often have no way out. The validator badge would fetch
+# from the internet too.
+SWAGGER_UI = {"validatorUrl": None}
 
 
 def create_app(
@@ -190,7 +184,15 @@ def create_app(
             hub.close()
             await anyio.to_thread.run_sync(listener.stop)
 
-    app = FastAPI(title="nuanxin", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPIOffline(
+        title="nuanxin",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters=SWAGGER_UI,
+    )
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.database = Database(pool)
     app.state.provisioner = provisioner
@@ -209,6 +211,7 @@ def create_app(
         trusted=settings.trusted_proxies,
         header=settings.proxy_header,
     )
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     _health(app, readiness)
     _web(app)
     return app
@@ -219,7 +222,7 @@ def _web(app: FastAPI) -> None:
     def root() -> RedirectResponse:
         return RedirectResponse("/app/")
 
-    app.mount("/app", WebFiles(directory=WEB_DIR, html=True), name="web")
+    app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="web")
 
 
 async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:

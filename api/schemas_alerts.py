@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from alerting.lifecycle import Outcome
+from core.inputs import Strict
 from core.masking import FieldKind
 from device_registry.personal import personal
-from device_registry.schemas import Severity, Strict
+from device_registry.schemas import Severity
 
 
 class AlertStatus(StrEnum):

@@ -3,6 +3,9 @@ same values; a test keeps the two in step."""
 
 from enum import StrEnum
 
+# A device's id is its MQTT username and a topic level: nuanxin/v1/{device_id}/…
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
+
 
 class DeviceType(StrEnum):
     EMERGENCY_BUTTON = "emergency_button"

@@ -149,8 +149,8 @@ def update_device(
     if device["state"] == DeviceLifecycle.DECOMMISSIONED:
         raise Conflict(f"device {device_id} is decommissioned")
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"room", "maintenance"})
-    if data.room is not None:
-        changes["room_id"] = ensure_room(conn, device["home_id"], data.room)
+    if "room" in data.model_fields_set:  # null: no named room
+        changes["room_id"] = data.room and ensure_room(conn, device["home_id"], data.room)
     if data.maintenance is not None:
         changes["state"] = _maintenance_state(device, data.maintenance)
     if changes:

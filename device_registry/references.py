@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from pydantic import GetJsonSchemaHandler
 from pydantic_core import CoreSchema
 
+from core.inputs import RowId
+
 
 class Resource(StrEnum):
     ELDER = "elder"
@@ -57,8 +59,8 @@ class Names:
         return json_schema
 
 
-ElderRef = Annotated[int, References(Resource.ELDER)]
-CommunityRef = Annotated[int, References(Resource.COMMUNITY)]
-DistrictRef = Annotated[int, References(Resource.DISTRICT)]
-ContactRef = Annotated[int, References(Resource.CONTACT)]
-UserRef = Annotated[int, References(Resource.USER)]
+ElderRef = Annotated[RowId, References(Resource.ELDER)]
+CommunityRef = Annotated[RowId, References(Resource.COMMUNITY)]
+DistrictRef = Annotated[RowId, References(Resource.DISTRICT)]
+ContactRef = Annotated[RowId, References(Resource.CONTACT)]
+UserRef = Annotated[RowId, References(Resource.USER)]

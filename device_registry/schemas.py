@@ -2,6 +2,8 @@
 
 Validation answers say which field is wrong and why (FastAPI turns them into 422s).
 Phone numbers are normalised to E.164 here, so nothing past this module sees local forms.
+Request bodies are `Strict` and PATCH bodies `Patch` (core.inputs): a field is `Clearable`
+in an Update exactly where its column may be NULL.
 """
 
 import re
@@ -20,6 +22,7 @@ from pydantic import (
 )
 
 from core.identity import DEVICE_ID_PATTERN, device_id_problem
+from core.inputs import Clearable, Patch, Strict
 from core.masking import FieldKind
 from core.types import DeviceLifecycle, DeviceType
 from core.zones import DEFAULT_ZONE, valid_zone
@@ -79,17 +82,8 @@ DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN), AfterValidator(_devi
 # device_registry.scope checks every one of them against the actor's scope.
 NewDeviceId = Annotated[DeviceId, Names(Resource.DEVICE)]
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL: refuse it here, as a 422, not at the database.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-        return value
+BirthYear = Annotated[int, Field(ge=1900, le=2100)]
+HealthNotes = Annotated[str, Field(max_length=4000)]
 
 
 # --- districts -------------------------------------------------------------------------
@@ -132,9 +126,9 @@ class HomeIn(Strict):
 
 class ElderBase(Strict):
     name: Name
-    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    birth_year: BirthYear | None = None
     phone: Phone | None = None
-    health_notes: Annotated[str, Field(max_length=4000)] = ""
+    health_notes: HealthNotes = ""
     presence: Presence = Presence.HOME
     timezone: Zone = DEFAULT_ZONE
 
@@ -145,13 +139,13 @@ class ElderCreate(ElderBase):
     home: HomeIn
 
 
-class ElderUpdate(Strict):
+class ElderUpdate(Patch):
     name: Name | None = None
-    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
-    phone: Phone | None = None
-    health_notes: Annotated[str, Field(max_length=4000)] | None = None
+    birth_year: Clearable[BirthYear] = None
+    phone: Clearable[Phone] = None
+    health_notes: HealthNotes | None = None
     presence: Presence | None = None
-    id_card: IdCard | None = None
+    id_card: Clearable[IdCard] = None
     home: HomeIn | None = None
 
 
@@ -227,7 +221,7 @@ class ContactCreate(Strict):
         return self
 
 
-class ContactUpdate(Strict):
+class ContactUpdate(Patch):
     name: Name | None = None
     phone: Phone | None = None
     locale: Literal["zh-CN", "en"] | None = None
@@ -275,8 +269,8 @@ class DeviceRegister(Strict):
     zigbee_ieee: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{16}$")] | None = None
 
 
-class DeviceUpdate(Strict):
-    room: Name | None = None
+class DeviceUpdate(Patch):
+    room: Clearable[Name] = Field(None, description="null: the device is in no named room")
     model: Annotated[str, Field(max_length=100)] | None = None
     serial: Annotated[str, Field(max_length=100)] | None = None
     heartbeat_interval_s: Annotated[int, Field(ge=30, le=86400)] | None = None
@@ -408,8 +402,8 @@ class UserCreate(Strict):
     password: Annotated[str, Field(min_length=10, max_length=200)]
     role: Role
     display_name: Annotated[str, Field(max_length=100)] = ""
-    district_ids: list[DistrictRef] = []
-    elder_ids: list[ElderRef] = []
+    district_ids: list[DistrictRef] = Field(default_factory=list)
+    elder_ids: list[ElderRef] = Field(default_factory=list)
 
     @field_validator("district_ids", "elder_ids", mode="after")
     @classmethod

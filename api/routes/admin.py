@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentActor, DbDep
 from api.views import PersonalDataRoute
+from core.inputs import QueryText
 from device_registry import audit, users
 from device_registry.schemas import AuditEntry, UserCreate, UserPublic
 
@@ -28,8 +29,8 @@ def create_user(db: DbDep, actor: CurrentActor, body: UserCreate) -> UserPublic:
 def read_audit(
     db: DbDep,
     actor: CurrentActor,
-    entity: str | None = None,
-    entity_id: str | None = None,
+    entity: QueryText | None = None,
+    entity_id: QueryText | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     with db.transaction() as conn:

@@ -27,6 +27,7 @@ from api.schemas_alerts import (
 )
 from api.views import PersonalDataRoute
 from core.errors import Conflict, InvalidRequest, NotFound
+from core.inputs import Offset, QueryText, RowId
 from device_registry import audit
 from device_registry.access import ALERT_RESOURCES, Actor, alert_scope
 from device_registry.db import fetch_all
@@ -191,14 +192,14 @@ def read_alerts(
     actor: CurrentActor,
     status: StatusFilter | None = None,
     severity: Severity | None = None,
-    district_id: int | None = None,
-    elder_id: int | None = None,
-    rule: str | None = None,
+    district_id: RowId | None = None,
+    elder_id: RowId | None = None,
+    rule: QueryText | None = None,
     test: bool | None = None,
     since: Annotated[datetime | None, Query(description="opened at or after")] = None,
     until: Annotated[datetime | None, Query(description="opened before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AlertPublic]:
     with db.transaction() as conn:
         return list_alerts(
@@ -218,7 +219,7 @@ def read_alerts(
 
 
 @router.get("/{alert_id}", summary="One alert with its timeline and notifications")
-def read_alert(db: DbDep, actor: CurrentActor, alert_id: int) -> AlertDetail:
+def read_alert(db: DbDep, actor: CurrentActor, alert_id: RowId) -> AlertDetail:
     with db.transaction() as conn:
         return alert_detail(conn, actor, alert_id)
 
@@ -231,7 +232,7 @@ def read_alert(db: DbDep, actor: CurrentActor, alert_id: int) -> AlertDetail:
         "Acknowledging twice is harmless; a resolved alert answers 409."
     ),
 )
-def acknowledge(db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: int) -> AlertPublic:
+def acknowledge(db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: RowId) -> AlertPublic:
     with db.transaction() as conn:
         return act(
             conn,
@@ -247,7 +248,7 @@ def acknowledge(db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: int) 
     summary="Confirm you are with the elder",
     description="Also acknowledges an alert nobody acknowledged; a resolved alert answers 409.",
 )
-def on_site(db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: int) -> AlertPublic:
+def on_site(db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: RowId) -> AlertPublic:
     with db.transaction() as conn:
         return act(
             conn,
@@ -264,7 +265,7 @@ def on_site(db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: int) -> A
     description="Cancels pending notifications. A resolved alert answers 409.",
 )
 def resolve(
-    db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: int, body: AlertResolve
+    db: DbDep, actor: CurrentActor, clock: ClockDep, alert_id: RowId, body: AlertResolve
 ) -> AlertPublic:
     with db.transaction() as conn:
         return act(

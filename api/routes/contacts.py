@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep
 from api.views import PersonalDataRoute
+from core.inputs import RowId
 from device_registry import contacts
 from device_registry.schemas import ContactCreate, ContactPublic, ContactUpdate
 
@@ -23,20 +24,20 @@ def create_contact(db: DbDep, actor: CurrentActor, body: ContactCreate) -> Conta
 
 
 @router.get("/{contact_id}", summary="One contact")
-def get_contact(db: DbDep, actor: CurrentActor, contact_id: int) -> ContactPublic:
+def get_contact(db: DbDep, actor: CurrentActor, contact_id: RowId) -> ContactPublic:
     with db.transaction() as conn:
         return contacts.get_contact(conn, actor, contact_id)
 
 
 @router.patch("/{contact_id}", summary="Change a contact")
 def update_contact(
-    db: DbDep, actor: CurrentActor, contact_id: int, body: ContactUpdate
+    db: DbDep, actor: CurrentActor, contact_id: RowId, body: ContactUpdate
 ) -> ContactPublic:
     with db.transaction() as conn:
         return contacts.update_contact(conn, actor, contact_id, body)
 
 
 @router.delete("/{contact_id}", status_code=204, summary="Remove a contact")
-def delete_contact(db: DbDep, actor: CurrentActor, contact_id: int) -> None:
+def delete_contact(db: DbDep, actor: CurrentActor, contact_id: RowId) -> None:
     with db.transaction() as conn:
         contacts.delete_contact(conn, actor, contact_id)

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep, ProvisionerDep
 from api.views import PersonalDataRoute
+from core.inputs import DeviceId, RowId
 from device_registry import devices, installation
 from device_registry.schemas import (
     CheckOpen,
@@ -19,7 +20,9 @@ router = APIRouter(prefix="/devices", tags=["devices"], route_class=PersonalData
 
 
 @router.get("", summary="Devices in homes you look after")
-def list_devices(db: DbDep, actor: CurrentActor, elder_id: int | None = None) -> list[DevicePublic]:
+def list_devices(
+    db: DbDep, actor: CurrentActor, elder_id: RowId | None = None
+) -> list[DevicePublic]:
     with db.transaction() as conn:
         return devices.list_devices(conn, actor, elder_id)
 
@@ -43,14 +46,14 @@ def register_device(
 
 
 @router.get("/{device_id}", summary="One device with its last known state")
-def get_device(db: DbDep, actor: CurrentActor, device_id: str) -> DevicePublic:
+def get_device(db: DbDep, actor: CurrentActor, device_id: DeviceId) -> DevicePublic:
     with db.transaction() as conn:
         return devices.get_device(conn, actor, device_id)
 
 
 @router.patch("/{device_id}", summary="Change a device, or put it in / out of maintenance")
 def update_device(
-    db: DbDep, actor: CurrentActor, device_id: str, body: DeviceUpdate
+    db: DbDep, actor: CurrentActor, device_id: DeviceId, body: DeviceUpdate
 ) -> DevicePublic:
     with db.transaction() as conn:
         return devices.update_device(conn, actor, device_id, body)
@@ -61,7 +64,7 @@ def update_device(
     summary="Take a device out of service; its MQTT account is revoked at once",
 )
 def decommission_device(
-    db: DbDep, actor: CurrentActor, provisioner: ProvisionerDep, device_id: str
+    db: DbDep, actor: CurrentActor, provisioner: ProvisionerDep, device_id: DeviceId
 ) -> DevicePublic:
     with db.transaction() as conn:
         return devices.decommission_device(conn, actor, device_id, provisioner)
@@ -77,7 +80,7 @@ def decommission_device(
     ),
 )
 def open_check(
-    db: DbDep, actor: CurrentActor, device_id: str, body: CheckOpen | None = None
+    db: DbDep, actor: CurrentActor, device_id: DeviceId, body: CheckOpen | None = None
 ) -> InstallationCheck:
     with db.transaction() as conn:
         return installation.open_check(conn, actor, device_id, body or CheckOpen())
@@ -87,6 +90,6 @@ def open_check(
     "/{device_id}/installation-check",
     summary="The latest installation check: which messages arrived, which are missing",
 )
-def get_check(db: DbDep, actor: CurrentActor, device_id: str) -> InstallationCheck:
+def get_check(db: DbDep, actor: CurrentActor, device_id: DeviceId) -> InstallationCheck:
     with db.transaction() as conn:
         return installation.get_check(conn, actor, device_id)

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep
 from api.views import PersonalDataRoute
+from core.inputs import RowId
 from device_registry import districts
 from device_registry.schemas import CommunityCreate, CommunityPublic, DistrictCreate, DistrictPublic
 
@@ -23,14 +24,14 @@ def create_district(db: DbDep, actor: CurrentActor, body: DistrictCreate) -> Dis
 
 
 @router.get("/{district_id}", summary="One district with its communities")
-def get_district(db: DbDep, actor: CurrentActor, district_id: int) -> DistrictPublic:
+def get_district(db: DbDep, actor: CurrentActor, district_id: RowId) -> DistrictPublic:
     with db.transaction() as conn:
         return districts.get_district(conn, actor, district_id)
 
 
 @router.post("/{district_id}/communities", status_code=201, summary="Add a community (admin)")
 def create_community(
-    db: DbDep, actor: CurrentActor, district_id: int, body: CommunityCreate
+    db: DbDep, actor: CurrentActor, district_id: RowId, body: CommunityCreate
 ) -> CommunityPublic:
     with db.transaction() as conn:
         return districts.create_community(conn, actor, district_id, body)

@@ -26,6 +26,7 @@ from api.schemas_views import (
     query_error,
 )
 from api.views import PersonalDataRoute
+from core.inputs import DeviceId, RowId
 from core.zones import DEFAULT_ZONE, zone_or_default
 from device_registry.access import Actor
 from device_registry.db import fetch_all, fetch_one
@@ -200,7 +201,7 @@ def read_activity(
     db: DbDep,
     actor: CurrentActor,
     clock: ClockDep,
-    elder_id: int,
+    elder_id: RowId,
     days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 7,
 ) -> ActivityHeatmap:
     with db.transaction() as conn:
@@ -220,7 +221,7 @@ def read_readings(
     db: DbDep,
     actor: CurrentActor,
     clock: ClockDep,
-    device_id: str,
+    device_id: DeviceId,
     field: ReadingField,
     bucket: Bucket = Bucket.HOUR,
     since: Annotated[datetime | None, Query(description="from (default: until − 7 days)")] = None,

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentActor, DbDep
 from api.views import PersonalDataRoute
+from core.inputs import RowId
 from device_registry import policies
 from device_registry.schemas import PolicyBase, PolicyCreate, PolicyPublic
 
@@ -23,20 +24,20 @@ def create_policy(db: DbDep, actor: CurrentActor, body: PolicyCreate) -> PolicyP
 
 
 @router.get("/{policy_id}", summary="One policy")
-def get_policy(db: DbDep, actor: CurrentActor, policy_id: int) -> PolicyPublic:
+def get_policy(db: DbDep, actor: CurrentActor, policy_id: RowId) -> PolicyPublic:
     with db.transaction() as conn:
         return policies.get_policy(conn, actor, policy_id)
 
 
 @router.put("/{policy_id}", summary="Replace a policy's name, levels and repeat interval")
 def replace_policy(
-    db: DbDep, actor: CurrentActor, policy_id: int, body: PolicyBase
+    db: DbDep, actor: CurrentActor, policy_id: RowId, body: PolicyBase
 ) -> PolicyPublic:
     with db.transaction() as conn:
         return policies.replace_policy(conn, actor, policy_id, body)
 
 
 @router.delete("/{policy_id}", status_code=204, summary="Remove a policy")
-def delete_policy(db: DbDep, actor: CurrentActor, policy_id: int) -> None:
+def delete_policy(db: DbDep, actor: CurrentActor, policy_id: RowId) -> None:
     with db.transaction() as conn:
         policies.delete_policy(conn, actor, policy_id)

@@ -36,6 +36,7 @@ from api.schemas_views import (
     RuleOutcomeCount,
 )
 from api.views import PersonalDataRoute
+from core.inputs import RowId
 from core.spreadsheet import csv_text
 from device_registry.access import Actor
 from device_registry.db import fetch_all
@@ -270,7 +271,7 @@ def read_monthly(
     db: DbDep,
     actor: CurrentActor,
     month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
-    district_id: int | None = None,
+    district_id: RowId | None = None,
     format: ReportFormat = ReportFormat.JSON,
 ) -> Any:
     with db.transaction() as conn:

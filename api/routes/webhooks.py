@@ -33,6 +33,7 @@ from alerting.templates import sms_answer, voice_answer
 from api.deps import ChannelsDep, ClockDep, DbDep
 from api.views import PersonalDataRoute
 from core.errors import NotFound
+from core.inputs import RowId
 from core.settings import Settings
 from device_registry import audit
 from device_registry.access import system_actor
@@ -91,7 +92,7 @@ def sms_status(
     clock: ClockDep,
     channels: ChannelsDep,
     params: TwilioParams,
-    notification_id: int,
+    notification_id: RowId,
 ) -> Response:
     twilio_status = params.get("MessageStatus", "")
     error = f"Twilio {twilio_status}, error {params.get('ErrorCode') or 'unknown'}"
@@ -110,7 +111,7 @@ def voice_status(
     clock: ClockDep,
     channels: ChannelsDep,
     params: TwilioParams,
-    notification_id: int,
+    notification_id: RowId,
 ) -> Response:
     twilio_status = params.get("CallStatus", "")
     status = TWILIO_CALL_STATUS.get(twilio_status)
@@ -122,7 +123,7 @@ def _delivery(
     db: DbDep,
     clock: ClockDep,
     channels: ChannelsDep,
-    notification_id: int,
+    notification_id: RowId,
     sid: str | None,
     status: DeliveryStatus | None,
     error: str,
@@ -188,7 +189,7 @@ def sms_inbound(db: DbDep, clock: ClockDep, params: TwilioParams) -> Response:
     responses={400: {"description": "no CallSid: the key press cannot be counted once"}},
 )
 def voice_keypad(
-    request: Request, db: DbDep, clock: ClockDep, params: TwilioParams, notification_id: int
+    request: Request, db: DbDep, clock: ClockDep, params: TwilioParams, notification_id: RowId
 ) -> Response:
     digits, call_sid = params.get("Digits", "").strip(), params.get("CallSid", "")
     if not call_sid:
