@@ -67,9 +67,10 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
         type=Path,
         default=DEFAULT_DATA_DIR,
         help=(
-            "where embedded servers keep their data (default %(default)s; as root "
-            f"{ROOT_DATA_HOME / 'demo'}, since the servers then run as the account "
-            f"{ACCOUNT_NAME}, who must be able to reach it)"
+            "where embedded servers keep their data (default here %(default)s). As root "
+            f"the servers run as the account {ACCOUNT_NAME}, which must be able to reach "
+            f"it: the default is then {ROOT_DATA_HOME / 'demo'}, and a directory inside a "
+            "private one is refused, never opened. README lists what the demo creates."
         ),
     )
     parser.add_argument("--api-port", type=int, default=8000)
