@@ -69,7 +69,7 @@ def server_account() -> Account | None:
         entry = pwd.getpwnam(ACCOUNT_NAME)
     except KeyError:
         made = subprocess.run([*USERADD, ACCOUNT_NAME], capture_output=True, text=True)
-        if made.returncode != 0:
+        if made.returncode != 0 and not _account_exists():  # another start may have won
             raise EmbeddedServerError(
                 f"cannot create the system account {ACCOUNT_NAME} the embedded servers run "
                 f"as ({made.stderr.strip()}): create it with `{' '.join(USERADD)} "
@@ -77,6 +77,14 @@ def server_account() -> Account | None:
             ) from None
         entry = pwd.getpwnam(ACCOUNT_NAME)
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
+def _account_exists() -> bool:
+    try:
+        pwd.getpwnam(ACCOUNT_NAME)
+    except KeyError:
+        return False
+    return True
 
 
 def process_options(account: Account | None) -> dict[str, Any]:

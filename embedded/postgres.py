@@ -36,7 +36,7 @@ INSTALL = "pginstall"  # the PostgreSQL installation inside the wheel's package
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.absolute()  # the server runs from it: paths must not move
         self.port = port
         self.pgdata = data_dir / "pgdata"
         self.log_file = data_dir / "postgres.log"

