@@ -12,7 +12,6 @@ Figures, as JSON:
 import json
 import re
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -27,6 +26,7 @@ from bench.process import percentile, start_nuanxin
 from bench.seed import button_id, elder_name, seed_buttons
 from core.types import DeviceType
 from device_registry.provisioning import BrokerAdmin
+from embedded.account import server_workdir
 from embedded.mosquitto import free_port, start_broker
 from embedded.postgres import EmbeddedPostgres
 from migrations import PACKAGED_DIR
@@ -50,7 +50,7 @@ class AlertsBenchConfig:
 
 
 def run(config: AlertsBenchConfig) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="nuanxin-bench-alerts-") as tmp:
+    with server_workdir("nuanxin-bench-alerts-") as tmp:
         workdir = Path(tmp)
         postgres = EmbeddedPostgres(workdir / "postgres", free_port())
         postgres.start()

@@ -57,7 +57,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -73,6 +72,7 @@ from psycopg.types.json import Jsonb
 from bench.ingest import LOAD_USER, POSTGRES_SETTINGS, IngestBenchConfig, Rig, _rig
 from bench.stack import press, provision_buttons, start_engine, start_ingest, stop
 from core.types import DeviceType
+from embedded.account import server_workdir
 from simulators.load import SteadyLoad
 from simulators.mqtt import Endpoint
 from simulators.twilio_server import ApiRequest, TwilioServer
@@ -165,7 +165,7 @@ class Phase:
 
 
 def run(config: FaultsBenchConfig) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="nuanxin-bench-faults-") as tmp:
+    with server_workdir("nuanxin-bench-faults-") as tmp:
         rig = _rig(Path(tmp), IngestBenchConfig(registered=config.homes * 4))
         twilio = TwilioServer(callback_delay_ms=None).start()
         platform = Platform(rig, twilio)

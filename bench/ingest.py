@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from bench.naive import NaiveIngest
 from bench.process import cpu_seconds, peak_rss_mb, percentile
 from core.types import DeviceType
 from device_registry.provisioning import BrokerAdmin
+from embedded.account import server_workdir
 from embedded.mosquitto import BrokerInfo, free_port, start_broker
 from embedded.postgres import EmbeddedPostgres
 from ingest.adapters import StaticDirectory
@@ -78,7 +78,7 @@ class Rig:
 
 
 def run(config: IngestBenchConfig) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="nuanxin-bench-") as tmp:
+    with server_workdir("nuanxin-bench-") as tmp:
         rig = _rig(Path(tmp), config)
         try:
             return _measure(rig, config)

@@ -9,7 +9,6 @@ reading (per-device ordering violations, must be 0).
 
 import json
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import psycopg
 from bench.ingest import LOAD_USER, IngestBenchConfig, Rig, _rig
 from bench.stack import engines, press_all, provision_buttons, start_ingest, stop
 from core.types import DeviceType
+from embedded.account import server_workdir
 from simulators.load import LoadGenerator
 from simulators.mqtt import Endpoint
 from simulators.twilio_server import TwilioServer
@@ -36,7 +36,7 @@ class ScaleBenchConfig:
 
 
 def run(config: ScaleBenchConfig) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="nuanxin-bench-scale-") as tmp:
+    with server_workdir("nuanxin-bench-scale-") as tmp:
         rig = _rig(Path(tmp), IngestBenchConfig(registered=config.homes * 4))
         twilio = TwilioServer(callback_delay_ms=None).start()
         try:

@@ -25,7 +25,6 @@ verdict; the exit code is 1 when the verdict fails.
 
 import json
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +54,7 @@ from device_registry.access import system_actor
 from device_registry.provisioning import BrokerAdmin
 from device_registry.schemas import UserCreate
 from device_registry.users import create_user
+from embedded.account import server_workdir
 from embedded.mosquitto import BrokerInfo, free_port
 from simulators.devices import SimulatedDevice
 from simulators.load import LoadGenerator
@@ -77,7 +77,7 @@ class SoakConfig:
 
 
 def run(config: SoakConfig) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="nuanxin-bench-soak-") as tmp:
+    with server_workdir("nuanxin-bench-soak-") as tmp:
         rig = _rig(Path(tmp), IngestBenchConfig(registered=0))
         twilio = TwilioServer().start()  # with delivery callbacks, as Twilio sends them
         try:

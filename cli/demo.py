@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import platformdirs
 import psycopg
 
 from alerting.notifiers.callbacks import CallbackPath
-from cli.demo_servers import OpenBroker, Servers, resolve
+from cli.demo_servers import DEFAULT_DATA_DIR, OpenBroker, Servers, resolve
 from cli.demo_watch import AlertPrinter, PhonePrinter, Tally
 from cli.platform import Platform
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
 from core.types import DeviceType
+from embedded.account import ACCOUNT_NAME, ROOT_DATA_HOME
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from simulators import demo_world
@@ -65,8 +65,13 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(platformdirs.user_data_dir("nuanxin")) / "demo",
-        help="where embedded servers keep their data (default %(default)s)",
+        default=DEFAULT_DATA_DIR,
+        help=(
+            "where embedded servers keep their data (default here %(default)s). As root "
+            f"the servers run as the account {ACCOUNT_NAME}, which must be able to reach "
+            f"it: the default is then {ROOT_DATA_HOME / 'demo'}, and a directory inside a "
+            "private one is refused, never opened. README lists what the demo creates."
+        ),
     )
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument(
@@ -82,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
     configured = load_settings()
     configure_logging("WARNING", configured.log_format)
     env_names = {k for k in os.environ if k.startswith("NUANXIN_")}
-    args.data_dir.mkdir(parents=True, exist_ok=True)
     print("暖心智慧守护 demo — finding servers …", flush=True)
     servers = resolve(configured, env_names, args.local_postgres, args.local_mqtt, args.data_dir)
     twilio = TwilioServer().start()

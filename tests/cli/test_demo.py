@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from embedded.account import server_workdir
 from tests.support.cli import clean_env
 from tests.support.servers import REPO_ROOT, free_port
 
@@ -26,15 +27,21 @@ def readme_first_command() -> list[str]:
 
 
 class Demo:
-    def __init__(self, *args: str) -> None:
+    def __init__(
+        self,
+        *args: str,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path = REPO_ROOT,
+    ) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [*readme_first_command(), *args],
-            env=clean_env(),
+            [*(command or readme_first_command()), *args],
+            env=clean_env() if env is None else env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            cwd=REPO_ROOT,
+            cwd=cwd,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -72,8 +79,12 @@ def leftovers(marker: str) -> list[str]:
     return [line for line in found.stdout.splitlines() if "pgrep" not in line]
 
 
-def test_demo_on_embedded_servers_plays_the_story_and_leaves_nothing(tmp_path: Path) -> None:
-    data_dir = tmp_path / "demo-data"
+def test_demo_on_embedded_servers_plays_the_story_and_leaves_nothing() -> None:
+    with server_workdir("nuanxin-test-demo-") as workdir:  # as root, one its servers reach
+        _play_the_story_on_embedded_servers(workdir / "demo-data")
+
+
+def _play_the_story_on_embedded_servers(data_dir: Path) -> None:
     closed = f"127.0.0.1:{free_port()}"  # nothing listens: as if the local servers were off
     demo = Demo(
         "--local-postgres",

@@ -13,7 +13,6 @@ import psycopg
 import pytest
 
 from device_registry.provisioning import BrokerAdmin
-from embedded.postgres import EmbeddedPostgres
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
 from simulators.accounts import gateway_account
@@ -27,7 +26,7 @@ from tests.support.ingest_stack import (
 from tests.support.metrics import scrape
 from tests.support.mqtt_clients import connected
 from tests.support.publisher import Publisher, readings
-from tests.support.servers import free_port, throwaway_database
+from tests.support.servers import free_port, own_postgres, throwaway_database
 
 DEVICES = [f"pir-{i:03d}" for i in range(100)]
 GATEWAY_PASSWORD = "gateway-password-for-tests-0123456789"
@@ -111,12 +110,8 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(stack: IngestStack) -> Non
     publisher.close()
 
 
-def test_database_outage_loses_nothing_and_ingest_keeps_running(
-    broker: BrokerInfo, tmp_path: Path
-) -> None:
-    postgres = EmbeddedPostgres(tmp_path / "pg", free_port())
-    postgres.start()
-    try:
+def test_database_outage_loses_nothing_and_ingest_keeps_running(broker: BrokerInfo) -> None:
+    with own_postgres() as postgres:
         stack = IngestStack(migrated(postgres.url), broker)
         stack.setup_accounts()
         stack.register("pir", DEVICES)
@@ -141,8 +136,6 @@ def test_database_outage_loses_nothing_and_ingest_keeps_running(
         assert ingest.poll() is None
         publisher.close()
         stack.stop_all()
-    finally:
-        postgres.stop()
 
 
 BAD_INPUT = [

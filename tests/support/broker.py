@@ -1,11 +1,11 @@
 """A real Mosquitto running the project's own configuration, for tests: the runtime
 starter of `embedded.mosquitto`, in a directory of the test's own."""
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from embedded.account import server_workdir
 from embedded.mosquitto import (
     PRODUCTION_CONFIG,
     BrokerInfo,
@@ -20,12 +20,15 @@ render_test_config = render_config
 
 
 @contextmanager
-def project_broker(tmp_path: Path, *, tls: bool = False) -> Iterator[BrokerInfo]:
-    """Start Mosquitto with the project configuration on free ports; stop it afterwards."""
-    # Its own directory, so one test may run several brokers (bridges, clusters).
-    workdir = Path(tempfile.mkdtemp(prefix="mosquitto-", dir=tmp_path))
-    broker = start_broker(workdir, tls=tls)
-    try:
-        yield broker
-    finally:
-        broker.stop()
+def project_broker(tmp_path: Path | None = None, *, tls: bool = False) -> Iterator[BrokerInfo]:
+    """Start Mosquitto with the project configuration on free ports; stop it afterwards.
+
+    Its files live in a `server_workdir` of its own (so one test may run several brokers)
+    rather than in `tmp_path`, which as root the broker's account could not reach;
+    `tmp_path` is accepted for the callers that pass it."""
+    with server_workdir("nuanxin-test-broker-") as workdir:
+        broker = start_broker(workdir / "broker", tls=tls)
+        try:
+            yield broker
+        finally:
+            broker.stop()

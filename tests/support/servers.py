@@ -1,4 +1,8 @@
-"""Starting and stopping the real servers tests talk to."""
+"""Starting and stopping the real servers tests talk to.
+
+Servers of a test's own (a PostgreSQL it stops, a broker with the project configuration)
+live in `server_workdir`s, not under pytest's tmp_path: as root they run as the servers'
+account, which a private tmp_path would shut out."""
 
 import os
 import shutil
@@ -6,11 +10,14 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+
+from embedded.account import server_workdir
+from embedded.postgres import EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMESCALEDB_SERVER = REPO_ROOT / "tests" / "timescaledb" / "server.mjs"
@@ -86,3 +93,16 @@ def _wait_ready(proc: subprocess.Popen[str], timeout_s: float) -> None:
         if not line and proc.poll() is not None:
             raise RuntimeError(f"TimescaleDB test server exited with {proc.returncode}")
     raise RuntimeError("TimescaleDB test server did not start in time")
+
+
+@contextmanager
+def own_postgres(server_settings: Mapping[str, str] | None = None) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of the test's own, which it may stop and start: the demo's embedded
+    server, started the same way (as root, as the servers' account), stopped afterwards."""
+    with server_workdir("nuanxin-test-pg-") as workdir:
+        postgres = EmbeddedPostgres(workdir / "pg", free_port())
+        postgres.start(server_settings)
+        try:
+            yield postgres
+        finally:
+            postgres.stop()
