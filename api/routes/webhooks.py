@@ -15,6 +15,7 @@ are audited under the contact's name, like the alert's timeline records them.
 """
 
 import logging
+import re
 from typing import Annotated, Any, Final
 
 import psycopg
@@ -78,7 +79,40 @@ async def twilio_params(request: Request) -> dict[str, str]:
     raise HTTPException(status_code=403, detail="only requests signed by Twilio are accepted")
 
 
-TwilioParams = Annotated[dict[str, str], Depends(twilio_params)]
+# Twilio's signature covers the URL and then each parameter's name and value glued together
+# in name order, with nothing between them. Whoever holds one signed request can move a
+# boundary — MessageSid "SM…" + "NumMedia0", NumMedia dropped — and keep the signature,
+# making a replay look new. So every parameter nuanxin acts on has an exact shape: no
+# boundary can move into or out of it, and a request that does not fit answers 400.
+_SMS_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+PARAMETER_SHAPES: Final[dict[str, re.Pattern[str]]] = {
+    "MessageSid": _SMS_SID,
+    "SmsSid": _SMS_SID,
+    "SmsMessageSid": _SMS_SID,
+    "CallSid": re.compile(r"CA[0-9a-f]{32}"),
+    "AccountSid": re.compile(r"AC[0-9a-zA-Z]{32}"),
+    "From": re.compile(r"(\+[1-9][0-9]{6,14})?"),
+    "To": re.compile(r"(\+[1-9][0-9]{6,14})?"),
+    "Digits": re.compile(r"[0-9*#]{0,32}"),
+    "MessageStatus": re.compile(r"[a-z-]{1,20}"),
+    "CallStatus": re.compile(r"[a-z-]{1,20}"),
+    "ErrorCode": re.compile(r"[0-9]{0,6}"),
+}
+
+
+def shaped_params(params: Annotated[dict[str, str], Depends(twilio_params)]) -> dict[str, str]:
+    """The signed parameters, each one nuanxin reads in its exact shape; else 400."""
+    for name, shape in PARAMETER_SHAPES.items():
+        value = params.get(name)
+        if value is not None and shape.fullmatch(value) is None:
+            log.warning(
+                "refused a signed Twilio webhook: %s is not shaped as Twilio sends it", name
+            )
+            raise HTTPException(400, f"{name} is not shaped as Twilio sends it")
+    return params
+
+
+TwilioParams = Annotated[dict[str, str], Depends(shaped_params)]
 
 
 @router.post(

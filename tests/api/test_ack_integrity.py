@@ -233,3 +233,46 @@ def timeline(pool: ConnectionPool, alert_id: int) -> list[dict[str, Any]]:
             (alert_id,),
         ).fetchall()
     return [{"kind": r[0], "actor": r[1], "detail": r[2]} for r in rows]
+
+
+def test_a_reply_with_a_parameter_boundary_moved_is_refused(
+    stack: TwilioStack, opened: OpenAlert, pool: ConnectionPool
+) -> None:
+    """Twilio signs name+value pairs glued together in name order: moving the boundary
+    between MessageSid and the parameter after it keeps the signature and makes the sid look
+    new. Each such shift of a captured reply must be refused, never count as a new reply."""
+    first = opened("east_a")
+    stack.escalate(first)
+    reply = family_reply(stack, "收到")
+    assert alert_row(pool, first)["status"] == "acknowledged"
+
+    second = opened("east_b")
+    stack.escalate(second)
+    sid = reply.params["MessageSid"]
+    later = sorted(key for key in reply.params if key > "MessageSid")
+    assert later, "the captured reply has parameters after MessageSid"
+    for n in range(1, len(later) + 1):  # absorb the next n parameters into the sid
+        absorbed = later[:n]
+        shifted = {k: v for k, v in reply.params.items() if k not in absorbed}
+        shifted["MessageSid"] = sid + "".join(k + reply.params[k] for k in absorbed)
+        answer = httpx.post(
+            reply.url, data=shifted, headers={"X-Twilio-Signature": reply.signature}
+        )
+        assert answer.status_code == 400, (absorbed, answer.text)
+        assert "MessageSid" in answer.text
+    assert alert_row(pool, second)["status"] == "notified"
+
+
+def test_a_key_press_with_a_parameter_boundary_moved_is_refused(
+    stack: TwilioStack, opened: OpenAlert, pool: ConnectionPool
+) -> None:
+    alert = opened("east_a")
+    stack.escalate(alert)
+    call = next(r for r in stack.twilio.requests if r.kind == "call")
+    press = stack.twilio.post_gather(call, "1")
+    after = min(key for key in press.params if key > "CallSid")  # the next name Twilio glued
+    shifted = {k: v for k, v in press.params.items() if k != after}
+    shifted["CallSid"] = press.params["CallSid"] + after + press.params[after]
+    answer = httpx.post(press.url, data=shifted, headers={"X-Twilio-Signature": press.signature})
+    assert answer.status_code == 400 and "CallSid" in answer.text
+    assert alert_row(pool, alert)["status"] == "notified"
