@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentActor, DbDep, TokenDep
@@ -44,6 +45,18 @@ def _too_many(refused: Refused) -> HTTPException:
     )
 
 
+def _no_nul(username: str, password: str) -> None:
+    """The sign-in form is not a Strict body: refuse NUL here, as every body does (PostgreSQL
+    text cannot hold it, and a 500 would not even count as an attempt)."""
+    problems = [
+        {"type": "value_error", "loc": ("body", name), "msg": "may not contain NUL", "input": ""}
+        for name, value in (("username", username), ("password", password))
+        if "\x00" in value
+    ]
+    if problems:
+        raise RequestValidationError(problems)
+
+
 @router.post(
     "/token",
     summary="Sign in: exchange username and password for a bearer token",
@@ -59,6 +72,7 @@ def _too_many(refused: Refused) -> HTTPException:
 def sign_in(
     request: Request, db: DbDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> Token:
+    _no_nul(form.username, form.password)
     ttl = timedelta(minutes=request.app.state.settings.token_ttl_minutes)
     limiter = login_limiter(request.app)
     address = request.client.host if request.client else None

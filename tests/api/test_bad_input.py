@@ -130,6 +130,13 @@ def test_nul_in_a_text_query_answers_422(
     errors_naming(client.get(path, headers=auth(world.usernames["admin"])), field)
 
 
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_nul_in_the_sign_in_form_answers_422(client: TestClient, field: str) -> None:
+    form = {"username": "someone", "password": "whatever-it-is"}
+    form[field] = "a\x00b"
+    errors_naming(client.post("/api/v1/auth/token", data=form), field)
+
+
 # --- numbers that are not numbers --------------------------------------------------------
 
 
