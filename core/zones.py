@@ -8,15 +8,24 @@ zoneinfo update that dropped it) is read as the default zone, so the elder stays
 and the read paths answer, and the caller reports the row.
 """
 
+import re
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 DEFAULT_ZONE = "Asia/Shanghai"  # all of Ordos, and every district today
 
 
+# Zones that name a place (Area/Location, as IANA writes them) and UTC. The rest of the
+# zoneinfo database — `localtime` (the server's own zone), POSIX rules such as EST5EDT, the
+# posix/ and right/ copies, Factory, legacy aliases such as PRC — would tie "10:00 local"
+# to the machine the service runs on or to a name nobody means.
+_AREAS = "Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific"
+_PLACE = re.compile(rf"(?:{_AREAS})/[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)?|UTC")
+
+
 @cache
 def _known() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(name for name in available_timezones() if _PLACE.fullmatch(name))
 
 
 def is_known(name: str) -> bool:

@@ -16,6 +16,9 @@ from tests.support.world import World
 
 Auth = Callable[[str], dict[str, str]]
 UNKNOWN_ZONES = ["Asia/Beijing", "Beijing", "asia/shanghai", "../../etc/passwd", "", "GMT+8 "]
+# In the zoneinfo database, but naming no place: the server's own zone (`localtime`), POSIX
+# rules and legacy aliases would move "10:00 local" with the machine the service runs on.
+PLACELESS_ZONES = ["localtime", "EST5EDT", "posix/Asia/Shanghai", "right/UTC", "Factory", "PRC"]
 
 
 def _elder(world: World, zone: str) -> dict[str, Any]:
@@ -33,7 +36,7 @@ REQUESTS = {
 }
 
 
-@pytest.mark.parametrize("zone", UNKNOWN_ZONES)
+@pytest.mark.parametrize("zone", UNKNOWN_ZONES + PLACELESS_ZONES)
 @pytest.mark.parametrize("what", sorted(REQUESTS))
 def test_an_unknown_zone_is_refused_naming_the_field(
     client: TestClient, world: World, auth: Auth, what: str, zone: str
