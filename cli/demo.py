@@ -25,6 +25,7 @@ from cli.platform import Platform
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
 from core.types import DeviceType
+from device_registry.passwords import DEMO_PASSWORD
 from embedded.account import ACCOUNT_NAME, ROOT_DATA_HOME
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
@@ -201,7 +202,7 @@ def _welcome(settings: Settings, world: demo_world.DemoWorld) -> None:
     print(
         f"\n  API docs:  {base}/docs\n  staff app: {base}/app/\n"
         f"  sign in as {', '.join(world.usernames.values())} — password "
-        f"{demo_world.DEMO_PASSWORD}\n  Ctrl-C stops everything.\n",
+        f"{DEMO_PASSWORD}\n  Ctrl-C stops everything.\n",
         flush=True,
     )
 
@@ -216,7 +217,7 @@ def _play(
     base = settings.public_base_url
     token = httpx.post(
         f"{base}/api/v1/auth/token",
-        data={"username": "liu", "password": demo_world.DEMO_PASSWORD},
+        data={"username": "liu", "password": DEMO_PASSWORD},
         timeout=10,
     ).json()["access_token"]
     stage = Stage(

@@ -22,6 +22,9 @@ MIN_SCORE: Final = 3
 JUDGED_LENGTH: Final = 72
 # Words anyone guessing a password here would try first.
 SITE_WORDS: Final = ("nuanxin", "暖心", "暖心守护", "暖心智慧守护", "ordos", "erdos", "鄂尔多斯")
+# The demo's accounts share one password, printed in the README: no real account may use it.
+DEMO_PASSWORD: Final = "warm-heart-demo"  # 暖心; the product's own name is refused anyway
+PUBLISHED = "It is the demo's password, published in nuanxin's README."
 PERSONAL = "It contains the username, the person's name or phone number, or this service's name."
 
 
@@ -39,9 +42,14 @@ def personal_words(values: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(words))
 
 
-def require_strong(password: str, about: Iterable[str | None], field: str = "password") -> None:
+def require_strong(
+    password: str, about: Iterable[str | None], field: str = "password", *, demo: bool = False
+) -> None:
     """Raise InvalidRequest (on `field`) saying why, unless zxcvbn rates `password` hard
-    to guess for someone who knows `about` (username, names, phone numbers)."""
+    to guess for someone who knows `about` (username, names, phone numbers). Only the demo's
+    own accounts (`demo`) may have the published demo password."""
+    if password.strip().lower() == DEMO_PASSWORD and not demo:
+        raise InvalidRequest(f"password is too easy to guess: {PUBLISHED}", field=field)
     result: dict[str, Any] = zxcvbn(password[:JUDGED_LENGTH], user_inputs=personal_words(about))
     if result["score"] >= MIN_SCORE:
         return

@@ -13,6 +13,7 @@ from core.types import DeviceType
 from device_registry import contacts, devices, districts, elders, policies, users
 from device_registry.access import system_actor
 from device_registry.devices import CredentialProvisioner
+from device_registry.passwords import DEMO_PASSWORD
 from device_registry.schemas import (
     CommunityCreate,
     ContactCreate,
@@ -23,8 +24,6 @@ from device_registry.schemas import (
     PolicyCreate,
     UserCreate,
 )
-
-DEMO_PASSWORD = "warm-heart-demo"  # 暖心; the product's own name would be refused as guessable
 
 # Seconds instead of hours, so the whole story plays out within minutes.
 DEMO_RULES = {
@@ -177,7 +176,6 @@ def _accounts(conn: psycopg.Connection[Any], world: DemoWorld, district_id: int)
         ("operator", "operator", {"district_ids": [district_id]}),
         ("wangli", "family", {"elder_ids": [world.elders["wang"]]}),
     ):
-        users.create_user(
-            conn, root, UserCreate(username=username, password=DEMO_PASSWORD, role=role, **scope)
-        )
+        account = UserCreate(username=username, password=DEMO_PASSWORD, role=role, **scope)
+        users.create_user(conn, root, account, demo=True)
         world.usernames[role] = username

@@ -28,6 +28,7 @@ WEAK = {
     "password123": "common password",
     "{username}12": "username",
     "{display}2026": "name",
+    "warm-heart-demo": "demo's password",  # printed in the README for the demo's accounts
 }
 
 
