@@ -4,7 +4,6 @@ nothing answers on the probed ports. The embedded servers must start without ope
 single directory nuanxin did not create, and a data directory they cannot reach is
 refused in one line instead of being loosened."""
 
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from embedded.account import server_workdir
 from tests.cli.test_demo import Demo, leftovers
 from tests.support.private_checkout import (
+    ROOT_ONLY,
     PrivateCheckout,
     changed_modes,
     directory_modes,
@@ -24,7 +24,7 @@ from tests.support.private_checkout import (
 )
 from tests.support.servers import free_port
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the root case of the demo")
+pytestmark = ROOT_ONLY
 
 # System folders nuanxin may create its own directories in, never change.
 SYSTEM_FOLDERS = (Path("/var/lib"), Path("/var/cache"), Path(tempfile.gettempdir()))

@@ -21,10 +21,8 @@ from embedded.account import (
     server_workdir,
 )
 from embedded.errors import EmbeddedServerError, UnreachableDirectory
-from tests.support.private_checkout import changed_modes, directory_modes
+from tests.support.private_checkout import ROOT_ONLY, changed_modes, directory_modes
 from tests.support.servers import REPO_ROOT
-
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the servers' account exists for root")
 
 # The one module allowed to change a mode or an owner, and the calls that would.
 ACCOUNT_MODULE = REPO_ROOT / "embedded" / "account.py"
@@ -67,7 +65,7 @@ def test_the_guard_sees_a_chmod() -> None:
     assert _called_name(ast.parse("path.chmod(0o755)").body[0].value) == "chmod"  # type: ignore[attr-defined]
 
 
-@as_root
+@ROOT_ONLY
 def test_a_private_folder_is_refused_before_anything_is_created(
     workdir: Path, account: Account
 ) -> None:
@@ -81,7 +79,7 @@ def test_a_private_folder_is_refused_before_anything_is_created(
     assert list(private.iterdir()) == []
 
 
-@as_root
+@ROOT_ONLY
 def test_a_server_directory_is_the_accounts_and_its_parents_stay_roots(
     workdir: Path, account: Account
 ) -> None:
@@ -98,7 +96,7 @@ def test_a_server_directory_is_the_accounts_and_its_parents_stay_roots(
     assert wrote.returncode == 0
 
 
-@as_root
+@ROOT_ONLY
 def test_an_existing_directory_of_someone_else_is_not_taken_over(
     workdir: Path, account: Account
 ) -> None:
@@ -109,7 +107,7 @@ def test_an_existing_directory_of_someone_else_is_not_taken_over(
     assert _owner_mode(theirs) == (0, 0o755)
 
 
-@as_root
+@ROOT_ONLY
 def test_the_binaries_copy_is_roots_and_runnable_by_the_account(
     tmp_path: Path, account: Account
 ) -> None:
