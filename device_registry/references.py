@@ -14,7 +14,7 @@ see what an id means and a test can find any id field that someone forgot to dec
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import GetJsonSchemaHandler
 from pydantic_core import CoreSchema
@@ -32,31 +32,30 @@ class Resource(StrEnum):
 
 
 @dataclass(frozen=True)
-class References:
-    """Field metadata: holds the id of an existing `resource` the actor must see."""
+class _Marked:
+    """Field metadata shown in the OpenAPI schema as `x-<extension>: <resource>`."""
 
     resource: Resource
+    extension: ClassVar[str]
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> dict[str, Any]:
         json_schema = handler(schema)
-        json_schema["x-references"] = self.resource.value
+        json_schema[f"x-{self.extension}"] = self.resource.value
         return json_schema
 
 
-@dataclass(frozen=True)
-class Names:
-    """Field metadata: the id of the `resource` this request creates."""
+class References(_Marked):
+    """Holds the id of an existing `resource` the actor must see."""
 
-    resource: Resource
+    extension = "references"
 
-    def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        json_schema = handler(schema)
-        json_schema["x-names"] = self.resource.value
-        return json_schema
+
+class Names(_Marked):
+    """The id of the `resource` this request creates."""
+
+    extension = "names"
 
 
 ElderRef = Annotated[RowId, References(Resource.ELDER)]

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentActor, DbDep, TokenDep
-from api.ratelimit import LoginLimiter, Refused
+from api.ratelimit import LoginLimiter, Refused, Reservation
 from api.views import PersonalDataRoute
 from core.errors import PermissionDenied
 from device_registry import users
@@ -45,6 +45,16 @@ def _too_many(refused: Refused) -> HTTPException:
     )
 
 
+def _reserve(request: Request, limiter: LoginLimiter, username: str) -> Reservation:
+    """Count a password check against `username` and the caller's address before it runs
+    (parallel attempts count); 429 when either may not try now."""
+    address = request.client.host if request.client else None
+    attempt = limiter.reserve(username, address, request.app.state.clock())
+    if isinstance(attempt, Refused):
+        raise _too_many(attempt)
+    return attempt
+
+
 def _no_nul(username: str, password: str) -> None:
     """The sign-in form is not a Strict body: refuse NUL here, as every body does (PostgreSQL
     text cannot hold it, and a 500 would not even count as an attempt)."""
@@ -75,10 +85,7 @@ def sign_in(
     _no_nul(form.username, form.password)
     ttl = timedelta(minutes=request.app.state.settings.token_ttl_minutes)
     limiter = login_limiter(request.app)
-    address = request.client.host if request.client else None
-    attempt = limiter.reserve(form.username, address, request.app.state.clock())
-    if isinstance(attempt, Refused):
-        raise _too_many(attempt)
+    attempt = _reserve(request, limiter, form.username)
     try:
         with db.transaction() as conn:
             user_id = authenticate(conn, form.username, form.password)
@@ -112,10 +119,7 @@ def change_password(
     """Every other token of this account is revoked; the one used here stays valid. A wrong
     current password counts against the sign-in limit like a failed sign-in."""
     limiter = login_limiter(request.app)
-    address = request.client.host if request.client else None
-    attempt = limiter.reserve(actor.username, address, request.app.state.clock())
-    if isinstance(attempt, Refused):
-        raise _too_many(attempt)
+    attempt = _reserve(request, limiter, actor.username)
     try:
         with db.transaction() as conn:
             users.change_password(conn, actor, body, keep_token=token)
