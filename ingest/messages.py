@@ -80,6 +80,9 @@ class DeviceInfo:
 
     device_id: str
     device_type: DeviceType
+    # The catalogue key of its model (core.catalog), or None for a model we do not know:
+    # adapters then decode it with their generic table.
+    model: str | None = None
 
 
 Decoded = Reading | Event | Status | Rejected
