@@ -119,7 +119,7 @@ class Dispatcher:
     def _claim(self, limit: int) -> list[store.Row]:
         now = self.clock()
         with self.pool.connection() as conn:
-            return store.fetch_all(
+            claimed = store.fetch_all(
                 conn,
                 "UPDATE notifications n SET status = 'sending', attempts = attempts + 1,"
                 " updated_at = %s WHERE id IN ("
@@ -129,6 +129,8 @@ class Dispatcher:
                 " RETURNING n.*",
                 (now, now, limit),
             )
+            metrics.PENDING_NOTIFICATIONS.set(_still_due(conn, now))
+            return claimed
 
     def _send(self, row: store.Row) -> SendResult:
         notifier = self.notifiers.get((row["channel"], row["provider"]))
@@ -170,6 +172,14 @@ class Dispatcher:
             )
             return
         mark_failed(conn, row, result.error or "failed", now, self.channels)
+
+
+def _still_due(conn: psycopg.Connection[Any], now: datetime) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM notifications WHERE status = 'pending' AND next_attempt_at <= %s",
+        (now,),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _notification(row: store.Row) -> str:
