@@ -22,9 +22,10 @@ from psycopg_pool import ConnectionPool
 
 from alerting import metrics, store
 from alerting.escalation import Step
-from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier, SendResult
+from alerting.notifiers.base import DeliveryStatus, Message, Notifier, SendResult
 from alerting.planner import Channels, contacts_for, plan_contact
 from core.isolation import each_item
+from core.vocabulary import UNACKNOWLEDGED, Channel
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ MAX_ATTEMPTS: Final = 4
 BACKOFF: Final = (timedelta(seconds=2), timedelta(seconds=10), timedelta(seconds=30))
 STALE_SENDING: Final = timedelta(minutes=2)
 FALLBACK_CHANNEL: Final = {Channel.SMS: Channel.VOICE}
-ACTIVE_ALERT: Final = ("open", "notified")
+ACTIVE_ALERT: Final = UNACKNOWLEDGED
 PERSON_CHANNELS: Final = (Channel.SMS.value, Channel.VOICE.value)
 
 NotifierKey = tuple[str, str]  # (channel, provider)

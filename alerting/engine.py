@@ -22,12 +22,12 @@ from pydantic import ValidationError
 
 from alerting import escalation, metrics, store
 from alerting.planner import Channels, plan_installer, plan_step
-from alerting.rules import Rule, Severity, Signal, Verdict, evaluate
+from alerting.rules import Rule, Signal, Verdict, evaluate
 from core.isolation import each_item
 from core.types import DeviceLifecycle
+from core.vocabulary import ANSWERED, AlertStatus, Severity
 from device_registry.installation import PROOF_EVENT, evaluate_latest_check
 from device_registry.policies import effective_policy
-from device_registry.schemas import Severity as PolicySeverity
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class AlertEngine:
 
     def _policy(self, conn: psycopg.Connection[Any], elder_id: int, rule: Rule) -> dict[str, Any]:
         try:
-            found = effective_policy(conn, elder_id, PolicySeverity(rule.severity.value))
+            found = effective_policy(conn, elder_id, rule.severity)
         except ValidationError:
             log.error(
                 "the stored %s policy of elder %s is invalid; using the default",
@@ -242,7 +242,7 @@ class AlertEngine:
             )
             return
         planned = plan_installer(conn, alert, row["opened_by"], now)
-        store.update_alert(conn, alert["id"], status="notified")
+        store.update_alert(conn, alert["id"], status=AlertStatus.NOTIFIED)
         store.timeline(
             conn,
             alert["id"],
@@ -259,7 +259,7 @@ class AlertEngine:
         store.update_alert(
             conn,
             alert["id"],
-            status="notified",
+            status=AlertStatus.NOTIFIED,
             level=step.level,
             rounds=step.round,
             next_due_at=step.next_due_at,
@@ -296,7 +296,7 @@ class AlertEngine:
             store.update_alert(
                 conn,
                 alert["id"],
-                status="resolved",
+                status=AlertStatus.RESOLVED,
                 resolved_at=now,
                 resolved_by="system",
                 outcome="auto_cleared",
@@ -332,13 +332,11 @@ class AlertEngine:
             return len(outcome.done)
 
     def _due(self, conn: psycopg.Connection[Any], alert: store.Row, now: datetime) -> None:
-        if alert["status"] in ("acknowledged", "on_site") and alert["due_reason"] != (
-            "on_site_deadline"
-        ):
+        if alert["status"] in ANSWERED and alert["due_reason"] != ("on_site_deadline"):
             store.update_alert(conn, alert["id"], next_due_at=None, due_reason=None)
             return
         if alert["due_reason"] == "on_site_deadline":
-            if alert["status"] != "acknowledged":
+            if alert["status"] != AlertStatus.ACKNOWLEDGED:
                 store.update_alert(conn, alert["id"], next_due_at=None, due_reason=None)
                 return
             store.timeline(

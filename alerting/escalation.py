@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from alerting.rules import Rule, RuleSettings, Severity
+from alerting.rules import Rule, RuleSettings
+from core.vocabulary import Severity
 
 # Used when neither the elder nor the district has a policy for the severity.
 DEFAULT_POLICIES: Final[dict[Severity, dict[str, Any]]] = {

@@ -27,6 +27,7 @@ from alerting import lifecycle, store
 from alerting.notifiers.base import Locale
 from alerting.rules import RULES_BY_NAME
 from alerting.templates import KINDS, AckOutcome, AlertKind, Choice
+from core.vocabulary import UNACKNOWLEDGED, AlertStatus, NotificationStatus
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,12 @@ ACK_WORDS: Final = frozenset({"1", "收到", "ok", "好", "好的", "确认", "y
 _WITH_CODE: Final = re.compile(r"^(?P<word>.+?)(?:\s*#\s*|\s+)(?P<code>\d{1,18})$")
 ACK_KEY: Final = "1"
 # A notification the provider took: its text or call reached (or is reaching) the number.
-REACHED: Final = ("queued", "sent", "delivered")
-UNACKNOWLEDGED: Final = lifecycle.UNACKNOWLEDGED
+REACHED: Final = (NotificationStatus.QUEUED, NotificationStatus.SENT, NotificationStatus.DELIVERED)
 # Alert status → why it cannot be acknowledged now.
 NOT_OPEN: Final = {
-    "acknowledged": AckOutcome.ALREADY_ACKNOWLEDGED,
-    "on_site": AckOutcome.ALREADY_ACKNOWLEDGED,
-    "resolved": AckOutcome.CLOSED,
+    AlertStatus.ACKNOWLEDGED: AckOutcome.ALREADY_ACKNOWLEDGED,
+    AlertStatus.ON_SITE: AckOutcome.ALREADY_ACKNOWLEDGED,
+    AlertStatus.RESOLVED: AckOutcome.CLOSED,
 }
 
 

@@ -9,25 +9,14 @@ reply or key press answers); they all end here.
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
 import psycopg
 
 from alerting import store
 from alerting.escalation import on_site_deadline
-from alerting.rules import RULES_BY_NAME, Severity
-
-UNACKNOWLEDGED: Final = ("open", "notified")
-
-
-class Outcome(StrEnum):
-    HANDLED = "handled"
-    FALSE_ALARM = "false_alarm"
-    HOSPITAL = "hospital"
-    NO_ACTION_NEEDED = "no_action_needed"
-    DEVICE_FIXED = "device_fixed"
-    OTHER = "other"
+from alerting.rules import RULES_BY_NAME
+from core.vocabulary import UNACKNOWLEDGED, AlertStatus, Outcome, Severity
 
 
 class LifecycleError(Exception):
@@ -53,7 +42,7 @@ def acknowledge(
     provider and its message id, so the record says what acknowledged, not only who."""
     alert = _locked(conn, alert_id)
     if alert["status"] not in UNACKNOWLEDGED:
-        if alert["status"] == "resolved":
+        if alert["status"] == AlertStatus.RESOLVED:
             raise LifecycleError(f"alert {alert_id} is already resolved")
         return Changed(alert_id, alert["status"], False)
     rule = RULES_BY_NAME[alert["rule"]]
@@ -62,7 +51,7 @@ def acknowledge(
     store.update_alert(
         conn,
         alert_id,
-        status="acknowledged",
+        status=AlertStatus.ACKNOWLEDGED,
         acknowledged_at=now,
         acknowledged_by=actor,
         next_due_at=deadline,
@@ -80,19 +69,19 @@ def acknowledge(
         on_site_due=deadline.isoformat() if deadline else None,
         cancelled_notifications=cancelled,
     )
-    return Changed(alert_id, "acknowledged", True)
+    return Changed(alert_id, AlertStatus.ACKNOWLEDGED, True)
 
 
 def confirm_on_site(
     conn: psycopg.Connection[Any], alert_id: int, actor: str, now: datetime
 ) -> Changed:
     alert = _locked(conn, alert_id)
-    if alert["status"] == "on_site":
-        return Changed(alert_id, "on_site", False)
-    if alert["status"] == "resolved":
+    if alert["status"] == AlertStatus.ON_SITE:
+        return Changed(alert_id, AlertStatus.ON_SITE, False)
+    if alert["status"] == AlertStatus.RESOLVED:
         raise LifecycleError(f"alert {alert_id} is already resolved")
     changes: dict[str, Any] = {
-        "status": "on_site",
+        "status": AlertStatus.ON_SITE,
         "on_site_at": now,
         "on_site_by": actor,
         "next_due_at": None,
@@ -103,7 +92,7 @@ def confirm_on_site(
     store.update_alert(conn, alert_id, **changes)
     store.cancel_pending(conn, alert_id, now)
     store.timeline(conn, alert_id, now, "on_site", actor)
-    return Changed(alert_id, "on_site", True)
+    return Changed(alert_id, AlertStatus.ON_SITE, True)
 
 
 def resolve(
@@ -115,12 +104,12 @@ def resolve(
     now: datetime,
 ) -> Changed:
     alert = _locked(conn, alert_id)
-    if alert["status"] == "resolved":
+    if alert["status"] == AlertStatus.RESOLVED:
         raise LifecycleError(f"alert {alert_id} is already resolved")
     store.update_alert(
         conn,
         alert_id,
-        status="resolved",
+        status=AlertStatus.RESOLVED,
         resolved_at=now,
         resolved_by=actor,
         outcome=outcome.value,
@@ -132,7 +121,7 @@ def resolve(
     )
     store.cancel_pending(conn, alert_id, now)
     store.timeline(conn, alert_id, now, "resolved", actor, outcome=outcome.value, note=note)
-    return Changed(alert_id, "resolved", True)
+    return Changed(alert_id, AlertStatus.RESOLVED, True)
 
 
 def _locked(conn: psycopg.Connection[Any], alert_id: int) -> store.Row:

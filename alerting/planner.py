@@ -19,10 +19,11 @@ from psycopg.types.json import Jsonb
 
 from alerting import recipients, store
 from alerting.escalation import Step
-from alerting.notifiers.base import Channel, Locale
+from alerting.notifiers.base import Locale
 from alerting.notifiers.routing import NoSmsRoute, message_locale, sms_route
 from alerting.rules import RULES_BY_NAME
 from alerting.templates import REMINDER_KEY, AlertFacts, AlertKind, Form, alert_key, render
+from core.vocabulary import Channel
 
 # Contacts of a role, for one elder, in the order they are called.
 ROLE_SQL = {

@@ -13,15 +13,10 @@ from enum import StrEnum
 from typing import Any, Final
 
 from core.types import DeviceType
+from core.vocabulary import Severity
 
 BUTTON, SMOKE, GAS, PIR = DeviceType
 ANY_DEVICE: Final = frozenset(DeviceType)
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    WARNING = "warning"
-    MAINTENANCE = "maintenance"
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerting.rules import RuleSettings, Severity
+from alerting.rules import RuleSettings
 
 # Re-exported: the engine's modules read rows through store, as they always have.
 from core.db import Row as Row
 from core.db import fetch_all as fetch_all
 from core.db import fetch_one as fetch_one
 from core.types import DeviceLifecycle, DeviceType
+from core.vocabulary import Severity
 
 ALERTS_CHANNEL = "nuanxin_alerts"
 

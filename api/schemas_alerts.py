@@ -8,35 +8,18 @@ live there) to those who may not see them whole.
 """
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
-from alerting.lifecycle import Outcome
 from core.inputs import Strict
 from core.masking import FieldKind
+from core.vocabulary import AlertStatus, Outcome, Severity
 from device_registry.personal import personal
-from device_registry.schemas import Severity
 
-
-class AlertStatus(StrEnum):
-    OPEN = "open"
-    NOTIFIED = "notified"
-    ACKNOWLEDGED = "acknowledged"
-    ON_SITE = "on_site"
-    RESOLVED = "resolved"
-
-
-class StatusFilter(StrEnum):
-    """A status, or `active`: every status but resolved."""
-
-    OPEN = "open"
-    NOTIFIED = "notified"
-    ACKNOWLEDGED = "acknowledged"
-    ON_SITE = "on_site"
-    RESOLVED = "resolved"
-    ACTIVE = "active"
+ACTIVE: Final = "active"
+# A status, or `active`: every status but resolved.
+StatusFilter = AlertStatus | Literal["active"]
 
 
 class AlertBase(BaseModel):

@@ -14,8 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from core.masking import FieldKind
+from core.vocabulary import Severity
 from device_registry.personal import personal
-from device_registry.schemas import Severity
 
 # People in Ordos read days, weeks and months in this zone (no daylight saving time).
 LOCAL_TZ: Final = "Asia/Shanghai"

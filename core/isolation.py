@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 
 @dataclass
-class Outcome(Generic[T]):
+class ItemResults(Generic[T]):
     done: list[T] = field(default_factory=list)
     failed: list[T] = field(default_factory=list)
 
@@ -57,13 +57,13 @@ def each_item(
     key: Callable[[T], object],
     conn: psycopg.Connection[Any] | None = None,
     on_error: Callable[[T, Exception], object] | None = None,
-) -> Outcome[T]:
+) -> ItemResults[T]:
     """Process each item alone; returns which were done and which failed.
 
     With `conn`, each item runs in a savepoint of it (or a transaction of its own in
     autocommit mode); without, `process` looks after its own transactions.
     """
-    outcome: Outcome[T] = Outcome()
+    outcome: ItemResults[T] = ItemResults()
     for item in items:
         try:
             _run(process, item, conn)

@@ -7,10 +7,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from core.errors import Conflict, NotFound
+from core.vocabulary import Severity
 from device_registry import audit, scope
 from device_registry.access import Actor
 from device_registry.db import Row, fetch_all, fetch_one
-from device_registry.schemas import PolicyBase, PolicyCreate, PolicyPublic, Severity
+from device_registry.schemas import PolicyBase, PolicyCreate, PolicyPublic
 
 POLICY_SELECT = """
 SELECT p.id, p.name, p.severity, p.district_id, p.elder_id, p.levels, p.repeat_interval_s,

@@ -25,6 +25,7 @@ from core.identity import DEVICE_ID_PATTERN, device_id_problem
 from core.inputs import Clearable, Patch, Strict
 from core.masking import FieldKind
 from core.types import DeviceLifecycle, DeviceType
+from core.vocabulary import Channel, Severity
 from core.zones import DEFAULT_ZONE, valid_zone
 from device_registry.access import Role
 from device_registry.personal import personal
@@ -333,19 +334,6 @@ class InstallationCheck(BaseModel):
 
 
 # --- escalation policies ---------------------------------------------------------------
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    WARNING = "warning"
-    MAINTENANCE = "maintenance"
-
-
-class Channel(StrEnum):
-    SMS = "sms"
-    VOICE = "voice"
-    APP = "app"
-    WEBHOOK = "webhook"
 
 
 class Target(Strict):

@@ -39,7 +39,6 @@ from darabonba.runtime import RuntimeOptions  # type: ignore[import-untyped]
 from Tea.exceptions import TeaException, UnretryableException  # type: ignore[import-untyped]
 
 from alerting.notifiers.base import (
-    Channel,
     DeliveryStatus,
     Message,
     SendResult,
@@ -47,6 +46,7 @@ from alerting.notifiers.base import (
     network_reason,
 )
 from alerting.templates import aliyun_template
+from core.vocabulary import Channel
 
 PROVIDER = "aliyun"
 MAINLAND_PREFIX = "+86"

@@ -19,14 +19,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
+from core.vocabulary import Channel
+
 Locale = Literal["zh-CN", "en"]
-
-
-class Channel(StrEnum):
-    SMS = "sms"
-    VOICE = "voice"
-    APP = "app"
-    WEBHOOK = "webhook"
 
 
 class DeliveryStatus(StrEnum):

@@ -8,7 +8,8 @@ from typing import Final
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from alerting.notifiers.base import Channel, DeliveryStatus, Message, SendResult
+from alerting.notifiers.base import DeliveryStatus, Message, SendResult
+from core.vocabulary import Channel
 
 PUSH_CHANNEL: Final = "nuanxin_push"
 PROVIDER: Final = "push"

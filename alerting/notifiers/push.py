@@ -12,7 +12,8 @@ import queue
 import threading
 from collections import defaultdict
 
-from alerting.notifiers.base import Channel, DeliveryStatus, Message, SendResult
+from alerting.notifiers.base import DeliveryStatus, Message, SendResult
+from core.vocabulary import Channel
 
 PROVIDER = "app"
 QUEUE_SIZE = 100  # a client 100 alerts behind is not reading

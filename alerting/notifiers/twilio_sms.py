@@ -6,7 +6,7 @@ Replies come back to the number's inbound webhook, so Twilio SMS carries "回复
 
 from twilio.rest import Client  # type: ignore[import-untyped]  # twilio ships no type hints
 
-from alerting.notifiers.base import Channel, Message, SendResult
+from alerting.notifiers.base import Message, SendResult
 from alerting.notifiers.callbacks import CallbackPath, callback_url
 from alerting.notifiers.twilio_http import (
     PROVIDER,
@@ -16,6 +16,7 @@ from alerting.notifiers.twilio_http import (
     twilio_client,
     twilio_failure,
 )
+from core.vocabulary import Channel
 
 
 class TwilioSmsNotifier:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from twilio.rest import Client  # type: ignore[import-untyped]  # twilio ships no type hints
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
-from alerting.notifiers.base import Channel, Locale, Message, SendResult
+from alerting.notifiers.base import Locale, Message, SendResult
 from alerting.notifiers.callbacks import CallbackPath, callback_url
 from alerting.notifiers.twilio_http import (
     PROVIDER,
@@ -20,6 +20,7 @@ from alerting.notifiers.twilio_http import (
     twilio_client,
     twilio_failure,
 )
+from core.vocabulary import Channel
 
 
 @dataclass(frozen=True)

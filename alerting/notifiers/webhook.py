@@ -30,13 +30,8 @@ from typing import Any
 
 import httpx
 
-from alerting.notifiers.base import (
-    Channel,
-    DeliveryStatus,
-    Message,
-    SendResult,
-    http_status_retryable,
-)
+from alerting.notifiers.base import DeliveryStatus, Message, SendResult, http_status_retryable
+from core.vocabulary import Channel
 
 PROVIDER = "webhook"
 

@@ -18,6 +18,7 @@ from alerting import lifecycle
 from alerting.rules import RULES_BY_NAME
 from api.deps import ClockDep, CurrentActor, DbDep
 from api.schemas_alerts import (
+    ACTIVE,
     AlertDetail,
     AlertPublic,
     AlertResolve,
@@ -28,10 +29,10 @@ from api.schemas_alerts import (
 from api.views import PersonalDataRoute
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.inputs import Offset, QueryText, RowId
+from core.vocabulary import Severity
 from device_registry import audit
 from device_registry.access import ALERT_RESOURCES, Actor, alert_scope
 from device_registry.db import fetch_all
-from device_registry.schemas import Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=PersonalDataRoute)
 
@@ -68,7 +69,7 @@ FILTERS: Final = {
     "until": "a.opened_at < %s",
     "test": "a.test = %s",
 }
-STATUS_CONDITION: Final = {StatusFilter.ACTIVE: "a.status <> 'resolved'"}
+STATUS_CONDITION: Final = {ACTIVE: "a.status <> 'resolved'"}
 # Whoever looks at what is still open needs the most urgent first.
 SEVERITY_ORDER: Final = [s.value for s in Severity]
 
@@ -94,8 +95,8 @@ def list_alerts(
     if status is not None:
         conditions.append(STATUS_CONDITION.get(status, "a.status = %s"))
         if status not in STATUS_CONDITION:
-            params.append(status.value)
-    if status is StatusFilter.ACTIVE:
+            params.append(str(status))
+    if status == ACTIVE:
         order = "array_position(%s::text[], a.severity), a.opened_at DESC, a.id DESC"
         order_params: list[object] = [SEVERITY_ORDER]
     else:

@@ -26,7 +26,7 @@ from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-unt
 
 from alerting import inbound
 from alerting.dispatch import record_delivery
-from alerting.notifiers.base import Channel, DeliveryStatus, Locale, Message
+from alerting.notifiers.base import DeliveryStatus, Locale, Message
 from alerting.notifiers.callbacks import CallbackPath
 from alerting.notifiers.twilio_http import PROVIDER, TWILIO_CALL_STATUS, TWILIO_MESSAGE_STATUS
 from alerting.notifiers.twilio_voice import VOICES, alert_twiml
@@ -36,6 +36,7 @@ from api.views import PersonalDataRoute
 from core.errors import NotFound
 from core.inputs import RowId
 from core.settings import Settings
+from core.vocabulary import Channel
 from device_registry import audit
 from device_registry.access import system_actor
 from device_registry.db import fetch_one

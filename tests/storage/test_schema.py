@@ -8,6 +8,14 @@ import psycopg
 
 from core.storage import prune_readings, reconcile_readings_retention
 from core.types import DeviceLifecycle, DeviceType, EventKind
+from core.vocabulary import (
+    AUTO_CLEARED,
+    AlertStatus,
+    Channel,
+    NotificationStatus,
+    Outcome,
+    Severity,
+)
 from tests.storage.conftest import Storage
 
 
@@ -35,6 +43,12 @@ def test_check_constraints_match_domain_types(storage: Storage) -> None:
         assert check_values(conn, "devices", "device_type") == set(DeviceType)
         assert check_values(conn, "devices", "state") == set(DeviceLifecycle)
         assert check_values(conn, "events", "event") == set(EventKind)
+        assert check_values(conn, "alerts", "severity") == set(Severity)
+        assert check_values(conn, "escalation_policies", "severity") == set(Severity)
+        assert check_values(conn, "alerts", "status") == set(AlertStatus)
+        assert check_values(conn, "alerts", "outcome") == {*Outcome, AUTO_CLEARED}
+        assert check_values(conn, "notifications", "channel") == set(Channel)
+        assert check_values(conn, "notifications", "status") == set(NotificationStatus)
 
 
 def test_redelivered_reading_is_stored_once(storage: Storage) -> None:
