@@ -100,6 +100,93 @@ MODELS: Final[Mapping[str, Z2mModel]] = MappingProxyType(
             {"battery": 100, "battery_low": False, "sos": False, "tamper": False},
             press={"sos": True},
         ),
+        # ours (deploy/zigbee2mqtt/heiman-hs1cg-e.js): the stock keys, gas from bit 1
+        "HS1CG-E": Z2mModel(
+            "Heiman",
+            "HS1CG-E",
+            DeviceType.GAS,
+            Power.MAINS,
+            {"battery_low": False, "gas": False, "tamper": False},
+        ),
+        # lumi_specific: gas, gas_density (%LEL), state work/preparation, test, buzzer flags
+        "JT-BZ-01AQ/A": Z2mModel(
+            "Aqara",
+            "JT-BZ-01AQ/A",
+            DeviceType.GAS,
+            Power.MAINS,
+            {
+                "buzzer_manual_alarm": False,
+                "buzzer_manual_mute": False,
+                "gas": False,
+                "gas_density": 0,
+                "gas_sensitivity": "15%LEL",
+                "linkage_alarm": False,
+                "linkage_alarm_state": False,
+                "power_outage_count": 1,
+                "state": "work",
+                "test": False,
+            },
+        ),
+        # tuya datapoints: gas, gas_value (% LEL), preheat, self_test, silence, …
+        "TS0601_gas_sensor_2": Z2mModel(
+            "Tuya",
+            "TS0601_gas_sensor_2",
+            DeviceType.GAS,
+            Power.MAINS,
+            {
+                "alarm_ringtone": "melody_1",
+                "alarm_time": 15,
+                "gas": False,
+                "gas_value": 0,
+                "preheat": False,
+                "self_test": False,
+                "self_test_result": "success",
+                "silence": False,
+            },
+        ),
+        # tuya datapoints: presence (radar + PIR), motion_state, illuminance, battery
+        "ZG-204ZM": Z2mModel(
+            "Tuya",
+            "ZG-204ZM",
+            DeviceType.PIR,
+            Power.BATTERY,
+            {
+                "battery": 100,
+                "fading_time": 30,
+                "illuminance": 40,
+                "indicator": "ON",
+                "motion_detection_mode": "pir_and_radar",
+                "motion_detection_sensitivity": 7,
+                "motion_state": "none",
+                "presence": False,
+                "static_detection_distance": 4,
+                "static_detection_sensitivity": 7,
+            },
+        ),
+        # lumi_specific (FP1, USB powered): presence, presence_event, chip temperature
+        "RTCZCGQ11LM": Z2mModel(
+            "Aqara",
+            "RTCZCGQ11LM",
+            DeviceType.PIR,
+            Power.MAINS,
+            {
+                "approach_distance": "near",
+                "device_temperature": 31,
+                "monitoring_mode": "undirected",
+                "motion_sensitivity": "high",
+                "power_outage_count": 1,
+                "presence": False,
+            },
+        ),
+        # lumi_action_multistate, lumi_action, lumi_basic (2.x: device_temperature)
+        "WXKG11LM": Z2mModel(
+            "Aqara",
+            "WXKG11LM",
+            DeviceType.EMERGENCY_BUTTON,
+            Power.BATTERY,
+            {"battery": 100, "device_temperature": 24, "power_outage_count": 1, "voltage": 3035},
+            press={"action": "single"},
+        ),
         # lumi_basic, occupancy_with_timeout, lumi_illuminance (2.x keys: no illuminance_lux)
         "RTCGQ11LM": Z2mModel(
             "Aqara",
@@ -160,7 +247,9 @@ class ZigbeeDevice:
         return self.report(**self._keys(gas=on))
 
     def occupancy(self, on: bool = True) -> Published:
-        return self.report(**self._keys(occupancy=on))
+        """Someone there: `occupancy` (PIR) or `presence` (mmWave), whichever it has."""
+        key = "presence" if "presence" in self.state else "occupancy"
+        return self.report(**self._keys(**{key: on}))
 
     def tamper(self, on: bool = True) -> Published:
         return self.report(**self._keys(tamper=on))

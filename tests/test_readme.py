@@ -24,3 +24,24 @@ def test_setup_makes_the_venv_the_dependency_audit_can_vouch_for() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert "python3 -m venv --upgrade-deps .venv && .venv/bin/pip install" in README
     assert "python3 -m venv --upgrade-deps .venv" in ci
+
+
+def test_known_devices_table_is_the_catalogue() -> None:
+    """The README claims exactly the models the catalogue has, of every transport."""
+    from core.catalog.markdown import END, START, known_devices_table
+
+    assert README.count(START) == 1 and README.count(END) == 1
+    inside = README.split(START, 1)[1].split(END, 1)[0].strip()
+    assert inside == known_devices_table(), "regenerate: python -m core.catalog.markdown"
+
+
+def test_the_table_covers_every_transport_and_model() -> None:
+    from core.catalog import MODELS, Model, Transport
+    from core.catalog.markdown import TRANSPORT_NAMES, known_devices_table
+    from core.types import DeviceType
+
+    assert set(TRANSPORT_NAMES) == set(Transport)
+    extra = Model("x-y", "Vendor|X", "Y-1", DeviceType.SMOKE, Transport.CTWING, "s", "f")
+    table = known_devices_table((*MODELS, extra))
+    assert len(table.splitlines()) == 2 + len(MODELS) + 1
+    assert "| Vendor\\|X | Y-1 |" in table and "CTWing" in table

@@ -80,7 +80,9 @@ def test_random_bytes_are_rejected(seed: int) -> None:
         payload = random_bytes(rng)
         decoded = router.decode(topic, payload, NOW)
         check_shape(topic, decoded)
-        if topic in NATIVE or payload.strip() not in (b"online", b"offline"):
+        if topic.startswith("zigbee2mqtt/") and not payload:
+            assert decoded == []  # a retained message deleted (Zigbee2MQTT on rename)
+        elif topic in NATIVE or payload.strip() not in (b"online", b"offline"):
             assert [type(item) for item in decoded] == [Rejected], (topic, payload[:40])
 
 
