@@ -81,7 +81,7 @@ class PlatformStore:
         database_url: str,
         *,
         batch_max: int = 500,
-        batch_wait_s: float = 0.002,
+        batch_wait_s: float = 0.0,
         on_signals: Callable[[int], None] | None = None,
     ) -> None:
         self._url = database_url
