@@ -1,10 +1,12 @@
 """Group commit for carrier-platform pushes: many HTTP requests, one transaction.
 
 Each request hands over its push as a `Job` (a function from the device directory to
-what the push decodes into); one thread takes the jobs that are waiting (up to
+what the push decodes into); a writer thread takes the jobs that are waiting (up to
 `batch_max`, or what arrives within `batch_wait_s` of the first), decodes them, writes
 them all with `ingest.writer.write_batch` on its own connection and commits, then
-resolves every request's future. So a push is answered only after its commit, and many
+resolves every request's future. Two writers by default, so one group is written while
+the other waits for its commit to reach the disk; the writer locks device rows in one
+order, so they never deadlock. So a push is answered only after its commit, and many
 concurrent pushes cost one commit.
 
 A database failure fails the futures of that group with `DatabaseUnavailable` (the
@@ -82,6 +84,7 @@ class PlatformStore:
         *,
         batch_max: int = 500,
         batch_wait_s: float = 0.0,
+        writers: int = 2,
         on_signals: Callable[[int], None] | None = None,
     ) -> None:
         self._url = database_url
@@ -89,24 +92,33 @@ class PlatformStore:
         self._batch_wait_s = batch_wait_s
         self._on_signals = on_signals
         self._inbox: queue.Queue[_Pending | None] = queue.Queue()
-        self._conn: psycopg.Connection[Any] | None = None
-        self.directory = DatabaseDirectory(self._connection)
-        self._thread: threading.Thread | None = None
+        self._writers = writers
+        self._local = threading.local()  # each writer thread's own connection
+        self._directory_conn: psycopg.Connection[Any] | None = None
+        self._directory_lock = threading.Lock()
+        self.directory = DatabaseDirectory(self._directory_connection)
+        self._threads: list[threading.Thread] = []
         self._refreshed = 0.0
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="platform-store", daemon=True)
-        self._thread.start()
+        # Two writers: one group commits (waiting on the disk) while the next is written.
+        for number in range(self._writers):
+            thread = threading.Thread(
+                target=self._run, name=f"platform-store-{number}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Commit what is queued, then stop."""
-        self._inbox.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        if self._conn is not None:
-            self._conn.close()
+        for _ in self._threads:
+            self._inbox.put(None)
+        for thread in self._threads:
+            thread.join(timeout_s)
+        if self._directory_conn is not None:
+            self._directory_conn.close()
 
     def submit(self, job: Job) -> "Future[Outcome]":
         future: Future[Outcome] = Future()
@@ -116,12 +128,15 @@ class PlatformStore:
     # --- the thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            group, stopping = self._collect()
-            if group:
-                self._commit(group)
-            if stopping:
-                return
+        try:
+            while True:
+                group, stopping = self._collect()
+                if group:
+                    self._commit(group)
+                if stopping:
+                    return
+        finally:
+            self._drop_connection()
 
     def _collect(self) -> tuple[list[_Pending], bool]:
         first = self._inbox.get()
@@ -154,6 +169,7 @@ class PlatformStore:
         except (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable) as exc:
             log.warning("platform pushes not stored, database unavailable: %s", exc)
             self._drop_connection()
+            self._drop_directory_connection()
             for pending in group:
                 metrics.PUSHES.labels(pending.job.platform, "unavailable").inc()
                 pending.future.set_exception(DatabaseUnavailable(str(exc)))
@@ -203,20 +219,44 @@ class PlatformStore:
     # --- the database ----------------------------------------------------------------
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._url, application_name="nuanxin-platforms", autocommit=True)
-            writer.prepare(self._conn)
-        return self._conn
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = connect(self._url, application_name="nuanxin-platforms", autocommit=True)
+            writer.prepare(conn)
+            self._local.conn = conn
+        return conn
 
     def _drop_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _drop_directory_connection(self) -> None:
+        with self._directory_lock:
+            if self._directory_conn is not None and self._directory_conn.broken:
+                self._directory_conn.close()
+
+    def _directory_connection(self) -> psycopg.Connection[Any]:
+        # Shared by the writers: psycopg serialises a connection's statements itself.
+        with self._directory_lock:
+            if self._directory_conn is None or self._directory_conn.closed:
+                self._directory_conn = connect(
+                    self._url, application_name="nuanxin-platforms-directory", autocommit=True
+                )
+            return self._directory_conn
 
     def _refresh_directory(self) -> None:
-        if time.monotonic() - self._refreshed > DIRECTORY_REFRESH_S:
-            self.directory.refresh()
-            self._refreshed = time.monotonic()
+        with self._directory_lock:
+            due = time.monotonic() - self._refreshed > DIRECTORY_REFRESH_S
+            if due:
+                self._refreshed = time.monotonic()
+        if due:
+            try:
+                self.directory.refresh()
+            except BaseException:
+                self._refreshed = 0.0  # try again with the next group
+                raise
 
 
 def _refused(job: Job, exc: Exception) -> Rejected:
