@@ -39,6 +39,7 @@ from api.routes import (
     elders,
     history,
     overview,
+    platforms,
     policies,
     reports,
     webhooks,
@@ -54,6 +55,7 @@ from core.errors import (
 )
 from core.settings import Settings
 from device_registry.devices import CredentialProvisioner
+from ingest.platforms.store import PlatformStore
 
 API_PREFIX = "/api/v1"
 
@@ -79,6 +81,7 @@ ROUTERS = (
     overview,
     reports,
     admin,
+    platforms,
 )
 # How long start-up waits for the live stream's LISTEN before serving anyway (it keeps
 # trying in the background while the database is down).
@@ -165,16 +168,21 @@ def create_app(
     channels: Channels | None = None,
     clock: Clock = utc_now,
     readiness: Callable[[], Mapping[str, bool]] | None = None,
+    on_signals: Callable[[int], None] | None = None,
 ) -> FastAPI:
     """`channels`: what the deployment's alert engine can send (alerting.channels), so a
     failed delivery reported by a provider falls back the way the engine would.
-    `readiness`: the other components of this process (broker, scheduler) for /readyz."""
+    `readiness`: the other components of this process (broker, scheduler) for /readyz.
+    `on_signals`: the in-process alert engine's wake-up, for carrier-platform pushes
+    (without it the engine hears of them through the outbox's NOTIFY, as from ingest)."""
     hub = stream.LiveHub()
+    platform_store = PlatformStore(str(settings.database_url), on_signals=on_signals)
     listener = stream.LiveListener(str(settings.database_url), pool, hub)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
+        platform_store.start()
         listener.start()
         if not await anyio.to_thread.run_sync(listener.wait_listening, LISTEN_WAIT_S):
             logging.getLogger(__name__).warning("live stream: database not listening yet")
@@ -183,6 +191,7 @@ def create_app(
         finally:
             hub.close()
             await anyio.to_thread.run_sync(listener.stop)
+            await anyio.to_thread.run_sync(platform_store.stop)
 
     app = FastAPIOffline(
         title="nuanxin",
@@ -199,6 +208,7 @@ def create_app(
     app.state.channels = channels or Channels()
     app.state.clock = clock
     app.state.live_hub = hub
+    app.state.platform_store = platform_store
     api = APIRouter(prefix=API_PREFIX)
     for module in ROUTERS:
         api.include_router(module.router)

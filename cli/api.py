@@ -1,4 +1,5 @@
-"""`nuanxin api`: the REST API and OpenAPI docs alone (for scaling out)."""
+"""`nuanxin api`: the REST API and OpenAPI docs alone (for scaling out); with
+`--platforms-only`, only the carrier-platform push receiver, in `--workers` processes."""
 
 import argparse
 from typing import Any
@@ -17,10 +18,21 @@ NAME = "api"
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, Any]]:
-    subparsers.add_parser(
+    parser = subparsers.add_parser(
         NAME,
         help="serve the REST API (/api/v1) and its docs (/docs)",
         description="Serve the REST API on NUANXIN_API_HOST:NUANXIN_API_PORT.",
+    )
+    parser.add_argument(
+        "--platforms-only",
+        action="store_true",
+        help="serve only the CTWing/OneNET push routes (/api/v1/platforms/…), /healthz, /metrics",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (with --platforms-only; each commits its own pushes)",
     )
     return [(NAME, run)]
 
@@ -28,6 +40,8 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    if args.platforms_only:
+        return _receiver(settings.api_host, settings.api_port, args.workers)
     pool = db.open_pool(str(settings.database_url), name="api", max_size=settings.db_pool_max_size)
     provisioner = BrokerProvisioner(settings)
     try:
@@ -38,3 +52,22 @@ def run(args: argparse.Namespace) -> int:
         provisioner.close()
         pool.close()
     return 0
+
+
+def _receiver(host: str, port: int, workers: int) -> int:
+    factory = "api.platform_receiver:create_receiver"
+    config = server_config(factory, factory=True, host=host, port=port, workers=workers)
+    uvicorn.Server(config).run() if workers == 1 else uvicorn.run(**_options(config, factory))
+    return 0
+
+
+def _options(config: uvicorn.Config, factory: str) -> dict[str, Any]:
+    return {
+        "app": factory,
+        "factory": True,
+        "host": config.host,
+        "port": config.port,
+        "workers": config.workers,
+        "proxy_headers": False,
+        "log_config": None,
+    }

@@ -25,6 +25,16 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
     ingest.add_argument("--latency-rate", type=int, default=2_000, help="readings/s")
     ingest.add_argument("--latency-seconds", type=int, default=10)
     ingest.add_argument("--baseline-messages", type=int, default=5_000)
+    ingest.add_argument(
+        "--transport",
+        choices=("mqtt", "ctwing"),
+        default="mqtt",
+        help="mqtt: devices through the broker; ctwing: CTWing HTTP pushes into the API's"
+        " platform receiver (pushes stored/s, push→commit latency)",
+    )
+    ingest.add_argument("--senders", type=int, default=20, help="ctwing: concurrent senders")
+    ingest.add_argument("--retries", type=int, default=1_000, help="ctwing: pushes sent twice")
+    ingest.add_argument("--workers", type=int, default=1, help="ctwing: receiver processes")
     alerts = kinds.add_parser(
         "alerts",
         help="button press → first SMS latency and escalation timing under 1,000 readings/s",
@@ -70,8 +80,15 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Variants of a kind, chosen by its --transport.
+TRANSPORTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("ingest", "ctwing"): ("bench.platform_push", "PushBenchConfig"),
+}
+
+
 def run(args: argparse.Namespace) -> int:
-    module_name, config_name = KINDS[args.kind]
+    variant = (args.kind, getattr(args, "transport", ""))
+    module_name, config_name = TRANSPORTS.get(variant, KINDS[args.kind])
     module = importlib.import_module(module_name)
     config_class = getattr(module, config_name)
     options = {

@@ -78,6 +78,7 @@ class Platform:
             channels=self.alerting.engine.channels,
             clock=self.clock,
             readiness=self.readiness,
+            on_signals=self.alerting.wake,
         )
 
     def readiness(self) -> dict[str, bool]:

@@ -182,6 +182,24 @@ class Settings(BaseSettings):
         default=[],
         description="JSON list of WeCom/DingTalk robot or generic URLs alerts are posted to.",
     )
+    ctwing_push_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret path token of the CTWing push route, /api/v1/platforms/ctwing/{token}:"
+            " at least 32 random characters (none: the route answers 404)."
+        ),
+    )
+    onenet_push_token: SecretStr | None = Field(
+        default=None,
+        description="The token of the OneNET push (signature key; none: the route answers 404).",
+    )
+    onenet_aes_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "OneNET's message key for encrypted pushes: the classic EncodingAESKey (43"
+            " characters) or the Studio security-mode key (16 characters)."
+        ),
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,

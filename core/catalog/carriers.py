@@ -1,8 +1,80 @@
 """Models behind carrier IoT platforms (CTWing, OneNET, Huawei IoTDA): their coded
-values, as the public parsers and vendor documents give them (see each row's source)."""
+values, as the public parsers and vendor documents give them (see each row's source).
+
+How a code becomes an alert is decided here, per value, with the reason beside it:
+- an alarm code raises the alarm flag (`smoke`/`gas`) *and* an `alarm` event, so the
+  alarm is a stored event even when the flag was already up;
+- a "normal" code lowers the flag: the flag signals only when it changes, so the routine
+  "normal" of every heartbeat clears an open alert's condition once and floods nothing;
+- a "muted" (silenced) code changes nothing: silencing the sounder is not the smoke
+  going away, so an open alert must not be cleared by it;
+- a test alarm is the installer's proof (`self_test`), never a fire.
+"""
 
 from typing import Final
 
-from core.catalog import Model
+from core.catalog import Meaning, Model, Scaled, Transport
+from core.types import DeviceType, EventKind
 
-MODELS: Final[tuple[Model, ...]] = ()
+# LiAn (力安) NB-IoT smoke detector on CTWing: thing-model `serviceData` keys.
+LIAN_ALARM_STATUS: Final = {
+    1: Meaning(EventKind.ALARM, {"smoke": True}, "alarm (报警)"),
+    # Muted: the occupant pressed silence; smoke may still be there. No clear.
+    2: Meaning(None, {}, "muted (消音)"),
+    4: Meaning(EventKind.LOW_BATTERY, {"battery_low": True}, "low voltage (低电压)"),
+    5: Meaning(EventKind.FAULT, {}, "fault (故障)"),
+    # The detector reports its own readings as invalid: it cannot be trusted to detect.
+    6: Meaning(EventKind.FAULT, {}, "data error (数据异常)"),
+    # Normal: lowers the smoke flag, which clears an open smoke alert's condition once.
+    7: Meaning(None, {"smoke": False}, "normal (正常)"),
+    10: Meaning(EventKind.TAMPER, {"tamper": True}, "tamper: removed from its base (防拆)"),
+    11: Meaning(None, {"tamper": False}, "tamper restored (防拆恢复)"),
+    12: Meaning(None, {}, "online (上线)"),
+    # The installer's test button: the commissioning proof, not a fire.
+    14: Meaning(EventKind.SELF_TEST, {}, "test alarm (测试报警)"),
+}
+
+# Siterwell (赛特威尔) NB-IoT gas detector: `gas_sensor_state`.
+SITERWELL_GAS_SENSOR_STATE: Final = {
+    0: Meaning(None, {"gas": False}, "normal (正常)"),
+    1: Meaning(EventKind.ALARM, {"gas": True}, "low-concentration alarm (低浓度报警)"),
+    2: Meaning(EventKind.ALARM, {"gas": True}, "high-concentration alarm (高浓度报警)"),
+}
+
+MODELS: Final[tuple[Model, ...]] = (
+    Model(
+        key="lian-nb-smoke",
+        vendor="LiAn (力安)",
+        model="LiAn NB-IoT smoke detector",
+        kind=DeviceType.SMOKE,
+        transport=Transport.CTWING,
+        source=(
+            "public CTWing parsers of LiAn NB smoke detectors (thing model serviceData:"
+            " Alarm_Status, Battery_Level, RSRP, SNR, CSQ); CTWing AEP HTTP push dataReport"
+        ),
+        fixture="ctwing/lian_nb_smoke.json",
+        fields={
+            "Battery_Level": Scaled("battery", unit="%"),
+            "RSRP": Scaled("rssi", unit="dBm"),  # NB-IoT's signal power is its RSSI for us
+            "SNR": Scaled(None, unit="dB"),
+            "CSQ": Scaled(None),
+        },
+        codes={"Alarm_Status": LIAN_ALARM_STATUS},
+        notes="Alarm_Status 2 (muted) never clears an alert; 14 (test) commissions it.",
+    ),
+    Model(
+        key="siterwell-nb-gas",
+        vendor="Siterwell (赛特威尔)",
+        model="Siterwell NB-IoT gas detector",
+        kind=DeviceType.GAS,
+        transport=Transport.ONENET,
+        source=(
+            "public parsers of Siterwell NB gas detectors (gas_sensor_state 0/1/2); the"
+            " platform is not named in them: rowed on OneNET (data point ds_id ="
+            " property name); unconfirmed for other carriers"
+        ),
+        fixture="onenet/siterwell_nb_gas.json",
+        codes={"gas_sensor_state": SITERWELL_GAS_SENSOR_STATE},
+        notes="Both alarm levels open the gas alert; 0 (normal) clears its condition.",
+    ),
+)
