@@ -1,5 +1,5 @@
 """`nuanxin platforms iotda`: the Huawei IoTDA AMQP 1.0 consumer, a process of its own
-(`nuanxin serve` runs it too when NUANXIN_IOTDA_AMQP_URL is set)."""
+beside `nuanxin ingest` (`nuanxin serve` does not run it)."""
 
 import argparse
 import time
