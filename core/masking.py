@@ -182,6 +182,9 @@ def _hide_credential(match: re.Match[str]) -> str:
     return match["keep"] + HIDDEN
 
 
+MIN_SECRET_LENGTH = 4
+
+
 class Redactor:
     """Masks personal data and credentials in free text. Secrets are literal values,
     replaced wherever they appear (also URL-encoded) before anything else."""
@@ -193,7 +196,15 @@ class Redactor:
         self.add_secrets(secrets)
 
     def add_secrets(self, values: Iterable[str]) -> None:
-        forms = {form for value in values if value for form in (value, quote(value, safe=""))}
+        # A secret of a few characters ("p" in amqp://u:p@h) would mask that text in
+        # every line logged afterwards; credentials in URLs and after password= are
+        # hidden by the credential rules whatever their length.
+        forms = {
+            form
+            for value in values
+            if value and len(value) >= MIN_SECRET_LENGTH
+            for form in (value, quote(value, safe=""))
+        }
         with self._lock:
             known = set(self._secrets[0])
             if forms <= known:
