@@ -135,6 +135,9 @@ class Model:
     fields: Mapping[str, Scaled] = field(default_factory=dict)  # published key → field
     codes: Mapping[str, Mapping[Any, Meaning]] = field(default_factory=dict)  # key → table
     quirks: tuple[Quirk, ...] = ()
+    # Published key → values that mean the sensor is not measuring (warming up): while one
+    # holds, the kind's sensor values in that message are not readings (see the adapter).
+    not_measuring: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     mains_powered: bool = False
     heartbeat_s: int | None = None  # None: the kind's default
     notes: str = ""

@@ -11,6 +11,16 @@ Friendly names may contain "/" and spaces, so a name registered as a whole wins 
 suffix rules. A device is found by friendly name, by IEEE address (the default friendly
 name), or by `device.ieeeAddr` when the gateway sets `include_device_information`.
 
+A device registered with a catalogue model (`DeviceInfo.model`, core.catalog) is read
+through that model's row: its `fields` add keys (ZG-204ZM `presence`, Aqara `gas_density`
+in % LEL), rescale them, or keep them in `extra` on purpose (a chip's `temperature`, the
+FP1's region `action`); its `not_measuring` says when the sensor is warming up, and then
+no sensor value but an alarm is read from the message (a warm-up is not an all-clear). A
+device of unknown model is read through the generic KEYS table.
+
+An empty payload is the broker deleting a retained message (Zigbee2MQTT clears a renamed
+device's topics that way): nothing to store, nothing to quarantine.
+
 Zigbee2MQTT republishes a device's whole cached state in every message, so events come
 from transitions of per-device flags (`Z2mDeviceState.raised`), not from the presence of a
 key; the reading itself is stored every time. `action` is not cached by Zigbee2MQTT
@@ -25,11 +35,12 @@ dedup of redeliveries is best effort.
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
 
+from core import catalog
 from core.types import DeviceType, EventKind
 from ingest.adapters.directory import DeviceDirectory
 from ingest.adapters.fields import ANY_TYPE, SENSOR_FIELDS, FieldError, describe, only
@@ -65,6 +76,7 @@ class Z2mKey:
     types: frozenset[DeviceType] = ANY_TYPE  # for keys without a field
     rise: EventKind | None = None
     fall: EventKind | None = None
+    scale: float = 1.0  # published unit → the field's unit
 
 
 # Where two keys fill one field the first present wins: before 2.0 the generic converter
@@ -76,6 +88,9 @@ KEYS: Final = MappingProxyType(
         "smoke": Z2mKey("smoke", rise=EventKind.ALARM, fall=EventKind.ALARM_CLEAR),
         "gas": Z2mKey("gas", rise=EventKind.ALARM, fall=EventKind.ALARM_CLEAR),
         "occupancy": Z2mKey("motion"),
+        # mmWave presence sensors (Tuya ZG-204ZM, Aqara FP1, Linptech ES1) publish this
+        # instead: someone is there, moving or not, which is what inactivity asks.
+        "presence": Z2mKey("motion"),
         "illuminance_lux": Z2mKey("illuminance"),
         "illuminance": Z2mKey("illuminance"),
         "battery": Z2mKey("battery"),
@@ -111,6 +126,56 @@ METADATA_KEYS: Final = frozenset({"device"})  # include_device_information: not 
 
 
 @dataclass(frozen=True, slots=True)
+class KeyTable:
+    """How one model's messages are read: the generic table with its catalogue row on top."""
+
+    keys: Mapping[str, Z2mKey]
+    transitions: Mapping[str, Z2mKey]
+    kept: frozenset[str] = frozenset()  # keys the model keeps in `extra` on purpose
+    not_measuring: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def warming_up(self, body: Mapping[str, Any]) -> bool:
+        return any(
+            _same(body.get(key), value)
+            for key, values in self.not_measuring.items()
+            for value in values
+        )
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b  # True is not 1 here
+
+
+def _table(model: catalog.Model) -> KeyTable:
+    keys = dict(KEYS)
+    kept: set[str] = set()
+    for key, scaled in model.fields.items():
+        if scaled.field is None:
+            keys.pop(key, None)
+            kept.add(key)
+        else:
+            keys[key] = replace(keys.get(key, Z2mKey()), field=scaled.field, scale=scaled.scale)
+    return KeyTable(
+        MappingProxyType(keys),
+        MappingProxyType({key: spec for key, spec in keys.items() if spec.rise or spec.fall}),
+        frozenset(kept),
+        MappingProxyType(dict(model.not_measuring)),
+    )
+
+
+GENERIC: Final = KeyTable(KEYS, TRANSITIONS)
+TABLES: Final[Mapping[str, KeyTable]] = MappingProxyType(
+    {model.key: _table(model) for model in catalog.models_for(catalog.Transport.ZIGBEE2MQTT)}
+)
+
+
+def table_for(device: DeviceInfo) -> KeyTable:
+    """The device's model's table, or the generic one for a model we do not know."""
+    model = catalog.lookup(device.model)
+    return TABLES.get(model.key, GENERIC) if model else GENERIC
+
+
+@dataclass(frozen=True, slots=True)
 class Z2mDeviceState:
     """What one device's next message is compared with; constant size per device."""
 
@@ -143,7 +208,7 @@ def decode(
     name = topic[len(base_topic) + 1 :] if topic.startswith(f"{base_topic}/") else ""
     if not name:
         return _rejected(topic, payload, received_at, QuarantineReason.BAD_TOPIC, "no device name")
-    if name == "bridge" or name.startswith("bridge/"):
+    if name == "bridge" or name.startswith("bridge/") or not payload:
         return Z2mResult([])  # a fresh list: callers may extend it
     device = directory.by_zigbee(name)
     if device is None:
@@ -197,9 +262,12 @@ def _state_message(
     msg_id = _msg_id(device.device_id, payload)
     ts, used = _timestamp(body, received_at, msg_id, previous)
     origin = _Origin(device.device_id, ts, msg_id, received_at)
-    values, consumed, problems = _fields(body, device.device_type)
-    events, raised = _transitions(body, origin, previous.raised)
-    events += _action(body, device.device_type, origin, problems)
+    table = table_for(device)
+    reader = _Reader(table, device.device_type, table.warming_up(body))
+    values, consumed, problems = _fields(body, reader)
+    events, raised = _transitions(body, reader, origin, previous.raised)
+    if "action" not in reader.table.kept:
+        events += _action(body, device.device_type, origin, problems)
     consumed |= used | METADATA_KEYS
     extra = {key: value for key, value in body.items() if key not in consumed}
     decoded: list[Decoded] = [
@@ -238,9 +306,26 @@ def _timestamp(
     return received_at, set()
 
 
-def _fields(
-    body: dict[str, Any], device_type: DeviceType
-) -> tuple[dict[str, Any], set[str], list[str]]:
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """One message's table, and whether its sensor values count (not while warming up)."""
+
+    table: KeyTable
+    device_type: DeviceType
+    warming_up: bool
+
+    def held_back(self, spec: Z2mKey, value: Any) -> bool:
+        """A sensor value of a warming-up device: not a measurement, unless it is an alarm
+        (a warm-up can never clear an alarm, and never hide one either)."""
+        sensor_fields = catalog.KINDS[self.device_type].sensor_fields
+        return self.warming_up and spec.field in sensor_fields and value is not True
+
+
+def _scaled(value: Any, scale: float) -> Any:
+    return value * scale if scale != 1.0 and type(value) in (int, float) else value
+
+
+def _fields(body: dict[str, Any], reader: _Reader) -> tuple[dict[str, Any], set[str], list[str]]:
     """Reading values, the keys they came from, and problems with single values.
 
     A device's whole state comes in every message, so one bad value must not hold back
@@ -250,7 +335,8 @@ def _fields(
     values: dict[str, Any] = {}
     consumed: set[str] = set()
     problems: list[str] = []
-    for key, spec in KEYS.items():
+    device_type = reader.device_type
+    for key, spec in reader.table.keys.items():
         value = body.get(key)
         if value is None:  # Zigbee2MQTT publishes null for "not known yet"
             continue
@@ -259,10 +345,10 @@ def _fields(
             raise Quarantine(
                 QuarantineReason.WRONG_TYPE, f"{key}: a {device_type} device has no {key}"
             )
-        if name is None or name in values:
+        if name is None or name in values or reader.held_back(spec, value):
             continue
         try:
-            values[name] = SENSOR_FIELDS[name].parse(value)
+            values[name] = SENSOR_FIELDS[name].parse(_scaled(value, spec.scale))
             consumed.add(key)
         except FieldError as error:
             problems.append(f"{key}: {error}")
@@ -270,15 +356,16 @@ def _fields(
 
 
 def _transitions(
-    body: dict[str, Any], origin: _Origin, raised: frozenset[str]
+    body: dict[str, Any], reader: _Reader, origin: _Origin, raised: frozenset[str]
 ) -> tuple[list[Event], frozenset[str]]:
     """Events for flags that changed; a flag that is absent or not a boolean keeps its
-    previous value (a gateway without cache_state publishes only what changed)."""
+    previous value (a gateway without cache_state publishes only what changed), and so
+    does one the device reports while warming up."""
     events: list[Event] = []
     now = set(raised)
-    for key, spec in TRANSITIONS.items():
+    for key, spec in reader.table.transitions.items():
         value = body.get(key)
-        if type(value) is not bool or value == (key in raised):
+        if type(value) is not bool or value == (key in raised) or reader.held_back(spec, value):
             continue
         (now.add if value else now.discard)(key)
         kind = spec.rise if value else spec.fall
