@@ -91,6 +91,10 @@ EXPOSURE: dict[FieldKind, dict[Role, Exposure]] = {
     FieldKind.ACCOUNT_ID: dict(zip(Role, (W, W, W, W, W), strict=True)),
     FieldKind.PROVIDER_TEXT: dict(zip(Role, (W, M, M, M, M), strict=True)),
     FieldKind.DESTINATION: dict(zip(Role, (W, W, W, W, W), strict=True)),  # see its kinds
+    # An IMEI is a lifelong identifier of a radio that lives in one elder's home: linked
+    # to them, personal information. Installers and operators need it whole to register
+    # and trace a device; responders and family only to tell devices apart.
+    FieldKind.HARDWARE_ID: dict(zip(Role, (W, W, W, M, M), strict=True)),
 }
 
 
