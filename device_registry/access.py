@@ -42,6 +42,8 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("devices", "update"): frozenset({ADMIN, OPERATOR, INSTALLER}),
     ("devices", "decommission"): frozenset({ADMIN, OPERATOR, INSTALLER}),
     ("devices", "check"): frozenset({ADMIN, OPERATOR, INSTALLER}),
+    # Which models exist and what is wrong with them: for the people who register devices.
+    ("catalogue", "read"): frozenset({ADMIN, OPERATOR, INSTALLER}),
     ("policies", "read"): frozenset({ADMIN, OPERATOR, WORKER}),
     ("policies", "write"): frozenset({ADMIN, OPERATOR}),
     ("users", "read"): frozenset({ADMIN}),

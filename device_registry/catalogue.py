@@ -19,11 +19,16 @@ from typing import Any
 from core import catalog
 from core.catalog import CARRIER_PLATFORMS, KINDS, Model, Quirk, Transport
 from core.types import DeviceType, EventKind
+from device_registry.access import Actor
 from device_registry.schemas import (
     DEFAULT_HEARTBEAT_S,
+    CataloguePublic,
     DeviceWarning,
+    KindPublic,
+    ModelPublic,
     Platform,
     PowerSource,
+    QuirkPublic,
     WarningKind,
 )
 
@@ -278,3 +283,48 @@ def proof_event(device_type: DeviceType, model: str | None) -> EventKind:
     """What an installation check waits for: the model's proof, else its kind's."""
     found = catalog.lookup(model)
     return found.proof_event if found else KINDS[device_type].proof_event
+
+
+# --- the catalogue as the app reads it -------------------------------------------------
+
+
+def listing(actor: Actor) -> CataloguePublic:
+    """Every kind and model, for the installer's choice of model (GET /catalogue)."""
+    actor.require("catalogue", "read")
+    return CataloguePublic(
+        kinds=[
+            KindPublic(
+                device_type=kind.device_type,
+                label_zh=kind.label_zh,
+                label_en=kind.label_en,
+                proof_event=kind.proof_event,
+                heartbeat_s=kind.heartbeat_s,
+            )
+            for kind in KINDS.values()
+        ],
+        models=[_model_public(model) for model in catalog.MODELS],
+    )
+
+
+def _model_public(model: Model) -> ModelPublic:
+    return ModelPublic(
+        key=model.key,
+        vendor=model.vendor,
+        model=model.model,
+        kind=model.kind,
+        transport=model.transport,
+        model_ids=list(model.model_ids),
+        mains_powered=model.mains_powered,
+        heartbeat_s=model.default_heartbeat_s,
+        proof_event=model.proof_event,
+        quirks=[
+            QuirkPublic(
+                code=q.code,
+                summary=q.summary,
+                mitigation=q.mitigation,
+                references=list(q.references),
+            )
+            for q in model.quirks
+        ],
+        remarks=model.notes,
+    )

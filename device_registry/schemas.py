@@ -21,10 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+from core.catalog import Transport
 from core.identity import DEVICE_ID_PATTERN, device_id_problem
 from core.inputs import Clearable, Patch, Strict
 from core.masking import FieldKind
-from core.types import DeviceLifecycle, DeviceType
+from core.types import DeviceLifecycle, DeviceType, EventKind
 from core.zones import DEFAULT_ZONE, valid_zone
 from device_registry.access import Role
 from device_registry.personal import personal
@@ -401,6 +402,43 @@ class DeviceRegistered(DevicePublic):
             " devices behind a carrier platform"
         )
     )
+
+
+# --- the device catalogue (core.catalog), as the app reads it --------------------------
+
+
+class KindPublic(BaseModel):
+    device_type: DeviceType
+    label_zh: str
+    label_en: str
+    proof_event: EventKind = Field(description="what the installation check waits for")
+    heartbeat_s: int = Field(description="default interval of a battery device")
+
+
+class QuirkPublic(BaseModel):
+    code: str = Field(description="list it in a device's mitigations once dealt with")
+    summary: str
+    mitigation: str
+    references: list[str]
+
+
+class ModelPublic(BaseModel):
+    key: str
+    vendor: str
+    model: str
+    kind: DeviceType
+    transport: Transport
+    model_ids: list[str]
+    mains_powered: bool
+    heartbeat_s: int
+    proof_event: EventKind
+    quirks: list[QuirkPublic]
+    remarks: str = Field(description="the catalogue's notes on decoding the model")
+
+
+class CataloguePublic(BaseModel):
+    kinds: list[KindPublic]
+    models: list[ModelPublic]
 
 
 class CheckStatus(StrEnum):

@@ -335,3 +335,25 @@ def test_an_imei_is_whole_for_installers_and_masked_for_responders_and_family(
         "community_worker": masked,
         "family": masked,
     }
+
+
+# --- the catalogue -----------------------------------------------------------------------
+
+
+def test_the_catalogue_lists_kinds_and_models_for_those_who_register_devices(
+    client: TestClient, world: World, auth: Auth
+) -> None:
+    for role in ("admin", "operator", "installer"):
+        answer = client.get("/api/v1/catalogue", headers=auth(world.usernames[role]))
+        assert answer.status_code == 200, answer.text
+    kinds = {k["device_type"]: k for k in answer.json()["kinds"]}
+    assert set(kinds) == {str(t) for t in catalog.KINDS}
+    assert kinds["emergency_button"]["proof_event"] == "button_press"
+    models = {m["key"]: m for m in answer.json()["models"]}
+    assert set(models) == {m.key for m in catalog.MODELS}
+    hs1cg_e = models["heiman-hs1cg-e"]
+    assert (hs1cg_e["kind"], hs1cg_e["transport"]) == ("gas", "zigbee2mqtt")
+    assert [q["code"] for q in hs1cg_e["quirks"]] == [GAS_BIT_QUIRK]
+    for role in ("community_worker", "family"):
+        refused = client.get("/api/v1/catalogue", headers=auth(world.usernames[role]))
+        assert refused.status_code == 403
