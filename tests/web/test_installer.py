@@ -94,3 +94,9 @@ def test_installer_registers_a_ctwing_device_by_imei_and_reads_the_models_warnin
     fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert fits, "the warning widens the phone's screen"
     screenshots(page, "installer-model-warning", full_page=True)
+
+    # the converter is installed: the installer says so, and the warning goes
+    warning.locator("button[data-action=mitigated]").click()
+    expect(warning).to_have_count(0)
+    listed = stack.scalar("SELECT mitigations FROM devices WHERE device_id = %s", "gas-hs1cge-01")
+    assert listed == ["z2m-external-converter-gas-bit1"]

@@ -238,6 +238,7 @@ export default {
   "install.imei.hint": "15 digits, on the device's label",
   "install.warnings": "Deal with these before you leave:",
   "install.creds.platform": "This device reports through {platform}: no account of its own.",
+  "install.mitigated": "Done as described",
   "install.start": "Entered — start the check",
   "install.instruction.emergency_button": "Press the emergency button once.",
   "install.instruction.other": "Press the device's self-test button.",

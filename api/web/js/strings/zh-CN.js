@@ -238,6 +238,7 @@ export default {
   "install.imei.hint": "15 位数字，见设备标签",
   "install.warnings": "请先处理以下问题再离开：",
   "install.creds.platform": "该设备经 {platform} 上报，无需单独账号。",
+  "install.mitigated": "已按上述办法处理",
   "install.start": "已写入设备，开始检测",
   "install.instruction.emergency_button": "请按一下紧急按钮。",
   "install.instruction.other": "请按设备上的“自检/测试”按钮。",

@@ -425,10 +425,37 @@ export async function installView(main) {
             "li",
             { dataset: { warning: w.kind, code: w.code } },
             lang() === "en" ? w.message : w.message_zh,
+            w.kind === "open_quirk"
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "secondary small",
+                    dataset: { action: "mitigated" },
+                    onclick: () => markMitigated(w.code),
+                  },
+                  t("install.mitigated"),
+                )
+              : null,
           ),
         ),
       ),
     );
+  }
+
+  // The installer dealt with a quirk on site: the device lists it, and its warning goes.
+  async function markMitigated(code) {
+    const { device_id, mitigations = [] } = state.device;
+    try {
+      const updated = await api(`/devices/${encodeURIComponent(device_id)}`, {
+        method: "PATCH",
+        body: { mitigations: [...new Set([...mitigations, code])] },
+      });
+      state.device = { ...state.device, ...updated };
+      render();
+    } catch (error) {
+      toast(t("error.generic", { message: error.message }), "error");
+    }
   }
 
   function noAccount() {
