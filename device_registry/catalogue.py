@@ -164,7 +164,8 @@ def _unknown_mitigations(r: Registration) -> Problem | None:
     if not unknown:
         return None
     if model is None:
-        why = f"{r.model or 'no model'!s} is not in the catalogue, so it has no known quirks"
+        named = f"model {r.model}" if r.model else "a device without a model"
+        why = f"{named} is not in the catalogue, so it has no known quirks"
     else:
         why = f"model {model.model} has " + (
             f"only these: {', '.join(sorted(known))}" if known else "no known quirks"
