@@ -9,7 +9,7 @@ its batch and send a proper DISCONNECT, stop the engine and its scheduler, close
 import logging
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import uvicorn
@@ -48,7 +48,10 @@ class Platform:
         provisioner: CredentialProvisioner | None = None,
         timer_interval_s: float = 30.0,
         clock: Clock = utc_now,
+        ingest_session_expiry_s: int | None = None,
     ) -> "Platform":
+        """`ingest_session_expiry_s`: how long the broker keeps ingest's session after a
+        disconnect, instead of the subscriber's default (the demo keeps none)."""
         url = str(settings.database_url)
         with db.connect(url) as conn:
             check_migrated(conn)
@@ -64,7 +67,11 @@ class Platform:
             timer_interval_s=timer_interval_s,
             readings_retention_days=settings.readings_retention_days,
         )
-        ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
+        config = ingest_config(settings)
+        if ingest_session_expiry_s is not None:
+            subscriber = replace(config.subscriber, session_expiry_s=ingest_session_expiry_s)
+            config = replace(config, subscriber=subscriber)
+        ingest = IngestService(config, on_signals=alerting.wake)
         provisioner = provisioner or BrokerProvisioner(settings)
         return cls(settings, pool, ingest, alerting, provisioner, clock)
 

@@ -2,7 +2,6 @@
 variables. With the local servers out of reach it starts its own, the story opens,
 escalates and acknowledges the expected alerts, and Ctrl-C leaves no process behind."""
 
-import json
 import re
 import shlex
 import signal
@@ -11,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from cli.demo_watch import RULE_NAMES, SUMMARY_ROWS
 from embedded.account import server_workdir
 from tests.support.cli import clean_env
 from tests.support.servers import REPO_ROOT, free_port
@@ -68,10 +68,28 @@ class Demo:
         return self.process.wait(90)
 
     def summary(self) -> dict[str, int]:
-        match = re.search(r"demo summary: (\{.*\})", self.output)
-        assert match, self.output
-        counts: dict[str, int] = json.loads(match.group(1))
-        return counts
+        """The closing summary as counts: `opened` and `opened:<rule>`, `sms`, `call`."""
+        return read_summary(self.output)
+
+
+def read_summary(output: str) -> dict[str, int]:
+    assert "demo summary:" in output, output
+    rows = output.split("demo summary:", 1)[1].splitlines()[1:]
+    kinds = {label: kind for kind, label in SUMMARY_ROWS}
+    rules = {name: rule for rule, name in RULE_NAMES.items()}
+    counts: dict[str, int] = {}
+    for row in rows:
+        match = re.match(r"^  (.+?)\s+(\d+)(?:   (.*))?$", row)
+        if match is None or match.group(1) not in kinds:
+            break
+        kind = kinds[match.group(1)]
+        counts[kind] = int(match.group(2))
+        for part in (match.group(3) or "").split(" · "):
+            if part:
+                name, number = part.rsplit(" ", 1)
+                counts[f"{kind}:{rules[name]}"] = int(number)
+    assert set(counts) >= set(kinds.values()), output
+    return counts
 
 
 def leftovers(marker: str) -> list[str]:
