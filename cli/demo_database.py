@@ -40,10 +40,25 @@ class State(Enum):
 
 @dataclass
 class DatabaseClaim:
-    """The demo's database, held until `release()` (or until this process ends)."""
+    """The demo's database, held until `release()` (or until this process ends). Nothing
+    in it changes until `make_fresh()`, so a demo refused later has touched nothing."""
 
     url: str
+    state: State
     _lock: psycopg.Connection[Any]
+
+    def make_fresh(self) -> None:
+        """Drop a marked database and make it again; create a missing one; mark it."""
+        name = database_name(self.url)
+        where = f"{name} on {_server(self.url)}"
+        ident = sql.Identifier(name)
+        if self.state is State.MARKED:
+            _drop(self._lock, ident, where)
+        if self.state in (State.MARKED, State.MISSING):
+            self._lock.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+        mark = sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(DEMO_MARK))
+        self._lock.execute(mark)
+        self.state = State.MARKED
 
     def release(self) -> None:
         self._lock.close()
@@ -59,7 +74,8 @@ def database_name(url: str) -> str:
 
 
 def claim(database_url: str, *, create: bool, option: str) -> DatabaseClaim:
-    """Lock `database_url`'s database for this demo and make it a fresh demo database.
+    """Lock `database_url`'s database for this demo, refusing it if it is not one the
+    demo may take (`make_fresh()` then prepares it).
 
     `create`: a missing database is created (the demo's own name); otherwise a missing
     one is refused with the command that creates it. `option` is what the person passes
@@ -70,11 +86,11 @@ def claim(database_url: str, *, create: bool, option: str) -> DatabaseClaim:
     try:
         _lock(lock, name, where, option)
         state = _state(lock, database_url, name)
-        _prepare(lock, state, name, where, create=create, option=option)
+        _refuse(state, name, where, create=create, option=option)
     except BaseException:
         lock.close()
         raise
-    return DatabaseClaim(database_url, lock)
+    return DatabaseClaim(database_url, state, lock)
 
 
 def _connect(url: str, where: str) -> psycopg.Connection[Any]:
@@ -114,10 +130,7 @@ def _state(conn: psycopg.Connection[Any], database_url: str, name: str) -> State
     return State.EMPTY if count and count[0] == 0 else State.FOREIGN
 
 
-def _prepare(
-    conn: psycopg.Connection[Any], state: State, name: str, where: str, *, create: bool, option: str
-) -> None:
-    ident = sql.Identifier(name)
+def _refuse(state: State, name: str, where: str, *, create: bool, option: str) -> None:
     if state is State.FOREIGN:
         raise DemoError(
             f"the database {where} holds data and is not marked as a demo database: the "
@@ -130,20 +143,15 @@ def _prepare(
             "nuanxin migrate --create-database), or unset NUANXIN_DATABASE_URL and the demo "
             "makes a database of its own"
         )
-    if state is State.MARKED:
-        _drop(conn, ident, where, option)
-    if state in (State.MARKED, State.MISSING):
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(DEMO_MARK)))
 
 
-def _drop(conn: psycopg.Connection[Any], ident: sql.Identifier, where: str, option: str) -> None:
+def _drop(conn: psycopg.Connection[Any], ident: sql.Identifier, where: str) -> None:
     try:
         conn.execute(sql.SQL("DROP DATABASE {}").format(ident))  # never FORCE: see above
     except psycopg.errors.ObjectInUse:
         raise DemoError(
             f"the demo database {where} is in use by another client (psql, a running "
-            f"nuanxin?): close it, or pass {option} with another name"
+            "nuanxin?): close that session, or give the demo another database"
         ) from None
 
 

@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cli.demo_claim import BrokerClaim
-from cli.demo_database import DemoError, claim, with_database
+from cli.demo_database import DatabaseClaim, DemoError, claim, with_database
 from core.db import describe
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
@@ -95,8 +95,10 @@ class Wanted:
 def resolve(configured: Settings, env_names: set[str], wanted: Wanted) -> Servers:
     servers = Servers("", "", 0)
     try:
-        servers.database_url = _database(configured, env_names, wanted, servers)
+        database = _database(configured, env_names, wanted, servers)
         _broker(configured, env_names, wanted, servers)
+        database.make_fresh()  # only now, when nothing else can refuse the demo
+        servers.database_url = database.url
     except UnreachableDirectory as exc:
         servers.stop()
         raise DemoError(
@@ -109,18 +111,20 @@ def resolve(configured: Settings, env_names: set[str], wanted: Wanted) -> Server
     return servers
 
 
-def _database(configured: Settings, env_names: set[str], wanted: Wanted, servers: Servers) -> str:
+def _database(
+    configured: Settings, env_names: set[str], wanted: Wanted, servers: Servers
+) -> DatabaseClaim:
     if "NUANXIN_DATABASE_URL" in env_names:
         url = str(configured.database_url)
-        _take(servers, url, create=False, option="NUANXIN_DATABASE_URL (another database)")
+        held = _take(servers, url, create=False, option="NUANXIN_DATABASE_URL (another database)")
         servers.notes.append(f"PostgreSQL: NUANXIN_DATABASE_URL ({describe(url)})")
-        return url
+        return held
     host, port = address(wanted.local_pg)
     if answers(host, port):
         admin = f"postgresql://postgres@{host}:{port}/postgres"
-        url = _take(servers, with_database(admin, wanted.database), create=True)
+        held = _take(servers, with_database(admin, wanted.database), create=True)
         servers.notes.append(f"PostgreSQL: the local server at {host}:{port}, {wanted.database}")
-        return url
+        return held
     postgres = EmbeddedPostgres(wanted.data_dir / "postgres", free_port())
     _refuse_running_cluster(postgres.pgdata)
     postgres.start()
@@ -131,11 +135,11 @@ def _database(configured: Settings, env_names: set[str], wanted: Wanted, servers
     return _take(servers, with_database(postgres.url, wanted.database), create=True)
 
 
-def _take(servers: Servers, url: str, *, create: bool, option: str = "--database") -> str:
+def _take(servers: Servers, url: str, *, create: bool, option: str = "--database") -> DatabaseClaim:
     """The demo's own database, new each run, so the story starts from a clean slate."""
     held = claim(url, create=create, option=option)
     servers.stops.append(held.release)
-    return held.url
+    return held
 
 
 def _refuse_running_cluster(pgdata: Path) -> None:
