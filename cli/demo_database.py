@@ -13,16 +13,14 @@ is connected to is left alone and named in the refusal.
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
-from core.db import describe
+from cli.database import MAINTENANCE_DATABASE, database_name, server_of, with_database
 from core.errors import NuanxinError
 
 DEMO_MARK = "nuanxin demo database: every `nuanxin demo` run drops and recreates it"
-MAINTENANCE_DATABASE = "postgres"
 LOCK_CLASS = 0x6E78  # first key of the demo's advisory locks ("nx"); the second: the name
 CONNECT_TIMEOUT_S = 5
 
@@ -50,7 +48,7 @@ class DatabaseClaim:
     def make_fresh(self) -> None:
         """Drop a marked database and make it again; create a missing one; mark it."""
         name = database_name(self.url)
-        where = f"{name} on {_server(self.url)}"
+        where = f"{name} on {server_of(self.url)}"
         ident = sql.Identifier(name)
         if self.state is State.MARKED:
             _drop(self._lock, ident, where)
@@ -64,15 +62,6 @@ class DatabaseClaim:
         self._lock.close()
 
 
-def with_database(url: str, dbname: str) -> str:
-    """`url` (postgresql://…) with another database name; user, host and options kept."""
-    return urlunsplit(urlsplit(url)._replace(path="/" + quote(dbname)))
-
-
-def database_name(url: str) -> str:
-    return unquote(urlsplit(url).path.lstrip("/"))
-
-
 def claim(database_url: str, *, create: bool, option: str) -> DatabaseClaim:
     """Lock `database_url`'s database for this demo, refusing it if it is not one the
     demo may take (`make_fresh()` then prepares it).
@@ -81,7 +70,7 @@ def claim(database_url: str, *, create: bool, option: str) -> DatabaseClaim:
     one is refused with the command that creates it. `option` is what the person passes
     to choose another database, named in every refusal."""
     name = database_name(database_url)
-    where = f"{name} on {_server(database_url)}"
+    where = f"{name} on {server_of(database_url)}"
     lock = _connect(with_database(database_url, MAINTENANCE_DATABASE), where)
     try:
         _lock(lock, name, where, option)
@@ -153,8 +142,3 @@ def _drop(conn: psycopg.Connection[Any], ident: sql.Identifier, where: str) -> N
             f"the demo database {where} is in use by another client (psql, a running "
             "nuanxin?): close that session, or give the demo another database"
         ) from None
-
-
-def _server(url: str) -> str:
-    described = describe(url)  # user@host:port/dbname, never the password
-    return described.split("@", 1)[-1].rsplit("/", 1)[0]

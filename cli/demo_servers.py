@@ -21,8 +21,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cli.database import with_database
 from cli.demo_claim import BrokerClaim
-from cli.demo_database import DatabaseClaim, DemoError, claim, with_database
+from cli.demo_database import DatabaseClaim, DemoError, claim
 from core.db import describe
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin

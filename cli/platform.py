@@ -19,6 +19,7 @@ from alerting.channels import build_notifiers
 from alerting.engine import Clock, utc_now
 from alerting.service import AlertingService
 from api.serving import server_config
+from cli import database
 from cli.ingest import ingest_config
 from cli.startup import check_broker, check_migrated
 from cli.wiring import BrokerProvisioner
@@ -53,7 +54,7 @@ class Platform:
         """`ingest_session_expiry_s`: how long the broker keeps ingest's session after a
         disconnect, instead of the subscriber's default (the demo keeps none)."""
         url = str(settings.database_url)
-        with db.connect(url) as conn:
+        with database.connect(url) as conn:  # a missing database: how to create it
             check_migrated(conn)
         check_broker(settings)
         pool = db.open_pool(url, name="platform", max_size=settings.db_pool_max_size)

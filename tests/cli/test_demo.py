@@ -8,12 +8,15 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
+
+import psycopg
 
 from cli.demo_watch import RULE_NAMES, SUMMARY_ROWS
 from embedded.account import server_workdir
 from tests.support.cli import clean_env
-from tests.support.servers import REPO_ROOT, free_port
+from tests.support.servers import PG_ADMIN_URL, REPO_ROOT, free_port
 
 
 def readme_first_command() -> list[str]:
@@ -134,12 +137,22 @@ def _play_the_story_on_embedded_servers(data_dir: Path) -> None:
 
 
 def test_demo_uses_the_local_servers_when_they_answer(tmp_path: Path) -> None:
-    demo = Demo("--data-dir", str(tmp_path / "demo-data"), "--api-port", str(free_port()))
+    database = f"nuanxin_test_demo_{uuid.uuid4().hex[:10]}"  # not another suite's demo's
+    demo = Demo(
+        "--data-dir",
+        str(tmp_path / "demo-data"),
+        "--api-port",
+        str(free_port()),
+        "--database",
+        database,
+    )
     try:
         demo.wait_for("the local server at 127.0.0.1:5432", 60)
         demo.wait_for("the local broker at 127.0.0.1:1883", 30)
         demo.wait_for("新警报", 60)  # the story runs on them
     finally:
         code = demo.interrupt()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
     assert code == 0, demo.output
     assert "embedded" not in demo.output

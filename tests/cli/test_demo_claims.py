@@ -14,8 +14,9 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cli.database import with_database
 from cli.demo_claim import CLAIM_TOPIC, BrokerClaim
-from cli.demo_database import DEMO_MARK, DatabaseClaim, DemoError, claim, with_database
+from cli.demo_database import DEMO_MARK, DatabaseClaim, DemoError, claim
 from tests.support.anonymous_broker import anonymous_broker
 from tests.support.servers import PG_ADMIN_URL, throwaway_database
 
