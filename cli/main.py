@@ -19,6 +19,7 @@ from cli import (
     broker,
     carrier_platforms,
     demo,
+    elders,
     ingest,
     migrate,
     registry,
@@ -43,6 +44,7 @@ COMMANDS = (
     alerting,
     api,
     registry,
+    elders,
     simulate,
     bench,
 )

@@ -4,7 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core import db, storage
+from cli import database
+from core import storage
 from core.settings import load_settings
 from migrations import PACKAGED_DIR
 from migrations.runner import discover, migrate
@@ -29,13 +30,24 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
         default=PACKAGED_DIR,
         help="read migration files from this folder instead of the packaged ones",
     )
+    parser.add_argument(
+        "--create-database",
+        action="store_true",
+        help=(
+            "create the database NUANXIN_DATABASE_URL names if it does not exist yet (its "
+            "account needs the CREATEDB right), then migrate it"
+        ),
+    )
     return [(NAME, run)]
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     migrations = discover(args.migrations_dir)
-    with db.connect(str(settings.database_url), autocommit=True) as conn:
+    url = str(settings.database_url)
+    if args.create_database and database.create(url):
+        print(f"created  database {database.database_name(url)} on {database.server_of(url)}")
+    with database.connect(url, autocommit=True) as conn:
         report = migrate(
             conn,
             migrations,

@@ -9,7 +9,7 @@ its batch and send a proper DISCONNECT, stop the engine and its scheduler, close
 import logging
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import uvicorn
@@ -19,6 +19,7 @@ from alerting.channels import build_notifiers
 from alerting.engine import Clock, utc_now
 from alerting.service import AlertingService
 from api.serving import server_config
+from cli import database
 from cli.ingest import ingest_config
 from cli.startup import check_broker, check_migrated
 from cli.wiring import BrokerProvisioner
@@ -48,9 +49,12 @@ class Platform:
         provisioner: CredentialProvisioner | None = None,
         timer_interval_s: float = 30.0,
         clock: Clock = utc_now,
+        ingest_session_expiry_s: int | None = None,
     ) -> "Platform":
+        """`ingest_session_expiry_s`: how long the broker keeps ingest's session after a
+        disconnect, instead of the subscriber's default (the demo keeps none)."""
         url = str(settings.database_url)
-        with db.connect(url) as conn:
+        with database.connect(url) as conn:  # a missing database: how to create it
             check_migrated(conn)
         check_broker(settings)
         pool = db.open_pool(url, name="platform", max_size=settings.db_pool_max_size)
@@ -64,7 +68,11 @@ class Platform:
             timer_interval_s=timer_interval_s,
             readings_retention_days=settings.readings_retention_days,
         )
-        ingest = IngestService(ingest_config(settings), on_signals=alerting.wake)
+        config = ingest_config(settings)
+        if ingest_session_expiry_s is not None:
+            subscriber = replace(config.subscriber, session_expiry_s=ingest_session_expiry_s)
+            config = replace(config, subscriber=subscriber)
+        ingest = IngestService(config, on_signals=alerting.wake)
         provisioner = provisioner or BrokerProvisioner(settings)
         return cls(settings, pool, ingest, alerting, provisioner, clock)
 

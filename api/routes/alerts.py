@@ -185,13 +185,23 @@ def act(
     summary="Alerts of the elders you look after",
     description=(
         "Newest first; with `status=active` (everything not resolved) the critical ones "
-        "come first. Installers see only test alerts, family members only real ones."
+        "come first. Installers see only test alerts, family members only real ones.\n\n"
+        "An alert moves `open` → `notified` → `acknowledged` → `on_site` → `resolved`. It "
+        "stays `open` only for the moment before its first notification goes out, so "
+        "`status=open` is almost always empty: to list the alerts that still need someone, "
+        "ask for `status=active`."
     ),
 )
 def read_alerts(
     db: DbDep,
     actor: CurrentActor,
-    status: StatusFilter | None = None,
+    status: Annotated[
+        StatusFilter | None,
+        Query(
+            description="one state, or `active` for every state but `resolved` (what still "
+            "needs someone); `open` is a passing state, see above"
+        ),
+    ] = None,
     severity: Severity | None = None,
     district_id: RowId | None = None,
     elder_id: RowId | None = None,

@@ -2,18 +2,21 @@
 variables. With the local servers out of reach it starts its own, the story opens,
 escalates and acknowledges the expected alerts, and Ctrl-C leaves no process behind."""
 
-import json
 import re
 import shlex
 import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import psycopg
+
+from cli.demo_watch import RULE_NAMES, SUMMARY_ROWS
 from embedded.account import server_workdir
 from tests.support.cli import clean_env
-from tests.support.servers import REPO_ROOT, free_port
+from tests.support.servers import PG_ADMIN_URL, REPO_ROOT, free_port
 
 
 def readme_first_command() -> list[str]:
@@ -68,10 +71,28 @@ class Demo:
         return self.process.wait(90)
 
     def summary(self) -> dict[str, int]:
-        match = re.search(r"demo summary: (\{.*\})", self.output)
-        assert match, self.output
-        counts: dict[str, int] = json.loads(match.group(1))
-        return counts
+        """The closing summary as counts: `opened` and `opened:<rule>`, `sms`, `call`."""
+        return read_summary(self.output)
+
+
+def read_summary(output: str) -> dict[str, int]:
+    assert "demo summary:" in output, output
+    rows = output.split("demo summary:", 1)[1].splitlines()[1:]
+    kinds = {label: kind for kind, label in SUMMARY_ROWS}
+    rules = {name: rule for rule, name in RULE_NAMES.items()}
+    counts: dict[str, int] = {}
+    for row in rows:
+        match = re.match(r"^  (.+?)\s+(\d+)(?:   (.*))?$", row)
+        if match is None or match.group(1) not in kinds:
+            break
+        kind = kinds[match.group(1)]
+        counts[kind] = int(match.group(2))
+        for part in (match.group(3) or "").split(" · "):
+            if part:
+                name, number = part.rsplit(" ", 1)
+                counts[f"{kind}:{rules[name]}"] = int(number)
+    assert set(counts) >= set(kinds.values()), output
+    return counts
 
 
 def leftovers(marker: str) -> list[str]:
@@ -116,12 +137,22 @@ def _play_the_story_on_embedded_servers(data_dir: Path) -> None:
 
 
 def test_demo_uses_the_local_servers_when_they_answer(tmp_path: Path) -> None:
-    demo = Demo("--data-dir", str(tmp_path / "demo-data"), "--api-port", str(free_port()))
+    database = f"nuanxin_test_demo_{uuid.uuid4().hex[:10]}"  # not another suite's demo's
+    demo = Demo(
+        "--data-dir",
+        str(tmp_path / "demo-data"),
+        "--api-port",
+        str(free_port()),
+        "--database",
+        database,
+    )
     try:
         demo.wait_for("the local server at 127.0.0.1:5432", 60)
         demo.wait_for("the local broker at 127.0.0.1:1883", 30)
         demo.wait_for("新警报", 60)  # the story runs on them
     finally:
         code = demo.interrupt()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
     assert code == 0, demo.output
     assert "embedded" not in demo.output
