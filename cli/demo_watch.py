@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from alerting.store import ALERTS_CHANNEL
+from core import notify_channels
 from core.db import fetch_one
 from core.masking import mask_phone
 from simulators.demo_world import DemoWorld
@@ -72,7 +72,7 @@ class AlertPrinter:
 
     def _run(self) -> None:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            conn.execute(f"LISTEN {ALERTS_CHANNEL}")
+            conn.execute(f"LISTEN {notify_channels.ALERTS}")
             while not self._stop.is_set():
                 # Collected first: the connection cannot run a query while notifies() holds it.
                 payloads = [n.payload for n in conn.notifies(timeout=0.5, stop_after=50)]

@@ -19,13 +19,14 @@ from psycopg_pool import ConnectionPool
 
 from alerting.notifiers.aliyun_sms import AliyunSmsConfig, AliyunSmsNotifier
 from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier
-from alerting.notifiers.pg_push import PUSH_CHANNEL, PgPushNotifier
+from alerting.notifiers.pg_push import PgPushNotifier
 from alerting.notifiers.push import PushHub, PushNotifier
 from alerting.notifiers.twilio_http import TwilioConfig
 from alerting.notifiers.twilio_sms import TwilioSmsNotifier
 from alerting.notifiers.twilio_voice import TwilioVoiceNotifier, alert_twiml
 from alerting.notifiers.webhook import WebhookConfig, WebhookFormat, WebhookNotifier, WebhookRoute
 from alerting.templates import ALIYUN_TEMPLATES, Form, Layout
+from core import notify_channels
 from simulators.aliyun_sms_server import AliyunSmsServer
 from simulators.twilio_server import TwilioServer
 from tests.alerting.peers import HttpPeer, dingtalk_sign
@@ -248,7 +249,7 @@ def app_push() -> Iterator[Peer]:
 def pg_push() -> Iterator[Peer]:
     """What production uses: the engine NOTIFYs, every API process LISTENs."""
     with throwaway_database() as url, psycopg.connect(url, autocommit=True) as listener:
-        listener.execute(f"LISTEN {PUSH_CHANNEL}")
+        listener.execute(f"LISTEN {notify_channels.PUSH}")
         pool = ConnectionPool(url, min_size=1, max_size=1, open=True)
         msg = message(Channel.APP, "user-7", Form.CHAT)
         peer = Peer(
