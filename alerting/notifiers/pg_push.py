@@ -1,5 +1,5 @@
 """App push across processes: the engine publishes on a PostgreSQL channel, and every API
-process forwards what it hears to its connected staff apps (`PushHub`). So pushes reach
+process forwards what it hears to its connected staff apps (`api.stream.LiveHub`). So pushes reach
 the app whether the engine runs inside `nuanxin serve` or as its own process."""
 
 import json
