@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 
 from core.errors import NuanxinError
+from core.mqtt import new_client
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
 from embedded.account import data_home
@@ -166,9 +165,7 @@ def _broker(
 
 
 def _anonymous_allowed(host: str, port: int) -> bool:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"demo-probe-{uuid.uuid4().hex[:6]}"
-    )
+    client = new_client(f"demo-probe-{uuid.uuid4().hex[:6]}")
     try:
         client.connect(host, port, keepalive=5)
     except OSError:
