@@ -35,8 +35,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from psycopg_pool import ConnectionPool
 
+from api.alert_views import visible_alerts
 from api.deps import StreamActor
-from api.routes.alerts import visible_alerts
 from api.views import PersonalDataRoute
 from core import notify_channels
 from core.db import connect

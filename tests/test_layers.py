@@ -52,6 +52,7 @@ def test_the_tree_keeps_the_layer_contract() -> None:
         ("device_registry/probe.py", "from alerting.engine import AlertEngine", "device_registry"),
         ("core/probe.py", "from alerting import engine", "core"),
         ("api/probe.py", "from simulators import devices", "api"),
+        ("api/probe.py", "from api.routes.alerts import router", "api"),
     ],
 )
 def test_reaching_across_the_layers_breaks_the_contract(
