@@ -7,14 +7,13 @@ SQL condition on `a` (alerts) and `c` (communities) with its parameters — the 
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import psycopg
 
-from core.db import Row, fetch_all
+from core.db import Row, Scope, fetch_all, fetch_one
 from core.vocabulary import AlertStatus, Severity
-
-Scope = tuple[str, list[object]]
 
 ALERT_SELECT: Final = """
 SELECT a.id, a.elder_id, e.name AS elder_name, h.address, e.community_id, c.district_id,
@@ -113,3 +112,47 @@ def notifications(conn: psycopg.Connection[Any], alert_id: int) -> list[Row]:
         " LEFT JOIN contacts c ON c.id = n.contact_id WHERE n.alert_id = %s ORDER BY n.id",
         (alert_id,),
     )
+
+
+# --- the operator overview: real alerts only, scope on `e` (elders) and `c` ------------------
+
+HOMES: Final = """
+JOIN elders e ON e.id = a.elder_id
+JOIN communities c ON c.id = e.community_id
+JOIN districts di ON di.id = c.district_id
+"""
+
+OPEN_ALERTS_SQL: Final = f"""
+SELECT c.district_id, di.name AS district_name, a.severity, count(*) AS count
+FROM alerts a {HOMES}
+WHERE a.status <> 'resolved' AND NOT a.test AND {{scope}}
+GROUP BY c.district_id, di.name, a.severity
+ORDER BY di.name, array_position(ARRAY['critical', 'warning', 'maintenance'], a.severity)
+"""
+
+CRITICAL_WEEK_SQL: Final = f"""
+SELECT count(*) AS alerts,
+       count(a.acknowledged_at) AS acknowledged,
+       count(a.on_site_at) AS on_site,
+       percentile_cont(0.5) WITHIN GROUP
+           (ORDER BY extract(epoch FROM a.acknowledged_at - a.opened_at)) AS median_ack_s,
+       percentile_cont(0.5) WITHIN GROUP
+           (ORDER BY extract(epoch FROM a.on_site_at - a.opened_at)) AS median_on_site_s
+FROM alerts a {HOMES}
+WHERE a.severity = 'critical' AND NOT a.test AND a.opened_at >= %s AND {{scope}}
+"""
+
+
+def open_alert_counts(conn: psycopg.Connection[Any], scope: Scope) -> list[Row]:
+    """Unresolved real alerts by district and severity."""
+    condition, params = scope
+    return fetch_all(conn, OPEN_ALERTS_SQL.format(scope=condition), params)
+
+
+def critical_response(conn: psycopg.Connection[Any], scope: Scope, since: datetime) -> Row:
+    """Critical alerts opened since `since`: how many, how many answered, median seconds
+    to acknowledge and to arrive on site."""
+    condition, params = scope
+    row = fetch_one(conn, CRITICAL_WEEK_SQL.format(scope=condition), [since, *params])
+    assert row is not None  # an aggregate always answers one row
+    return row
