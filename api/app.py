@@ -33,6 +33,7 @@ from api.routes import (
     admin,
     alerts,
     auth,
+    catalogue,
     contacts,
     devices,
     districts,
@@ -70,6 +71,7 @@ ERROR_STATUS: dict[type[DomainError], int] = {
 # The stream before the alerts: /alerts/stream must not be taken for /alerts/{alert_id}.
 ROUTERS = (
     auth,
+    catalogue,
     districts,
     elders,
     contacts,

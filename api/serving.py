@@ -11,8 +11,19 @@
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 
 def server_config(app: Any, **options: Any) -> uvicorn.Config:
     """A uvicorn configuration for `app`; `options` (host, port, …) are uvicorn's own."""
     return uvicorn.Config(app, **{**options, "proxy_headers": False, "log_config": None})
+
+
+def serve(config: uvicorn.Config) -> None:
+    """Run a server from `server_config`: in this process, or in `config.workers`
+    processes sharing one socket (then `app` must be an import string), as uvicorn.run
+    does, so the options above hold for every worker."""
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()

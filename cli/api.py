@@ -4,11 +4,9 @@
 import argparse
 from typing import Any
 
-import uvicorn
-
 from alerting.channels import channels_for
 from api.app import create_app
-from api.serving import server_config
+from api.serving import serve, server_config
 from cli.wiring import BrokerProvisioner
 from core import db
 from core.logging import configure_logging
@@ -47,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(settings, pool, provisioner, channels=channels_for(settings))
         config = server_config(app, host=settings.api_host, port=settings.api_port)
-        uvicorn.Server(config).run()
+        serve(config)
     finally:
         provisioner.close()
         pool.close()
@@ -57,17 +55,5 @@ def run(args: argparse.Namespace) -> int:
 def _receiver(host: str, port: int, workers: int) -> int:
     factory = "api.platform_receiver:create_receiver"
     config = server_config(factory, factory=True, host=host, port=port, workers=workers)
-    uvicorn.Server(config).run() if workers == 1 else uvicorn.run(**_options(config, factory))
+    serve(config)
     return 0
-
-
-def _options(config: uvicorn.Config, factory: str) -> dict[str, Any]:
-    return {
-        "app": factory,
-        "factory": True,
-        "host": config.host,
-        "port": config.port,
-        "workers": config.workers,
-        "proxy_headers": False,
-        "log_config": None,
-    }

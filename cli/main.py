@@ -12,7 +12,19 @@ from importlib.metadata import version
 
 from pydantic import ValidationError
 
-from cli import alerting, api, bench, broker, demo, ingest, migrate, registry, serve, simulate
+from cli import (
+    alerting,
+    api,
+    bench,
+    broker,
+    carrier_platforms,
+    demo,
+    ingest,
+    migrate,
+    registry,
+    serve,
+    simulate,
+)
 from core.errors import NuanxinError
 from core.logging import configure_logging
 from core.masking import REDACTOR
@@ -21,7 +33,19 @@ Command = Callable[[argparse.Namespace], int]
 USAGE_ERROR = 2  # as argparse exits for a bad option
 
 # Each command module exposes `register(subparsers) -> [(name, handler), …]`.
-COMMANDS = (demo, serve, migrate, broker, ingest, alerting, api, registry, simulate, bench)
+COMMANDS = (
+    demo,
+    serve,
+    migrate,
+    broker,
+    ingest,
+    carrier_platforms,
+    alerting,
+    api,
+    registry,
+    simulate,
+    bench,
+)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

@@ -19,6 +19,7 @@ from device_registry.schemas import (
     CommunityCreate,
     DeviceRegister,
     DistrictCreate,
+    Platform,
     PowerSource,
     UserCreate,
 )
@@ -69,17 +70,37 @@ def _devices(subparsers: "argparse._SubParsersAction[Any]") -> tuple[str, Handle
     actions = parser.add_subparsers(dest="action", required=True)
     reg = actions.add_parser(
         "register",
-        help="register a device in an elder's home and print its MQTT credentials (once)",
+        help=(
+            "register a device in an elder's home and print its MQTT credentials (once); "
+            "warnings about its model go to standard error"
+        ),
     )
     reg.add_argument("device_id")
     reg.add_argument("--type", required=True, choices=[t.value for t in DeviceType])
     reg.add_argument("--elder", required=True, type=int, help="the elder's id")
     reg.add_argument("--room")
-    reg.add_argument("--model", default="")
+    reg.add_argument("--model", default="", help="catalogue key, model or model id")
     reg.add_argument("--serial", default="")
-    reg.add_argument("--power", choices=[p.value for p in PowerSource], default="battery")
+    reg.add_argument(
+        "--power",
+        choices=[p.value for p in PowerSource],
+        help="default: mains if the catalogue model says so, else battery",
+    )
     reg.add_argument("--zigbee-name", help="Zigbee2MQTT friendly name (no MQTT account)")
     reg.add_argument("--zigbee-ieee", help="Zigbee IEEE address, 0x + 16 hex digits")
+    reg.add_argument(
+        "--platform",
+        choices=[p.value for p in Platform],
+        help="the carrier IoT platform it reports through (no MQTT account)",
+    )
+    reg.add_argument("--platform-device-id", help="its device id on that platform")
+    reg.add_argument("--imei", help="its module's IMEI, 15 digits")
+    reg.add_argument(
+        "--mitigation",
+        action="append",
+        default=[],
+        help="code of a model quirk dealt with on site (repeat)",
+    )
     return "devices", _register_device
 
 
@@ -127,17 +148,23 @@ def _create_user(args: argparse.Namespace) -> int:
 def _register_device(args: argparse.Namespace) -> int:
     settings = load_settings()
     actor = system_actor(_actor_name())
-    data = DeviceRegister(
-        device_id=args.device_id,
-        device_type=args.type,
-        elder_id=args.elder,
-        room=args.room,
-        model=args.model,
-        serial=args.serial,
-        power_source=args.power,
-        zigbee_name=args.zigbee_name,
-        zigbee_ieee=args.zigbee_ieee,
-    )
+    given = {
+        "device_id": args.device_id,
+        "device_type": args.type,
+        "elder_id": args.elder,
+        "room": args.room,
+        "model": args.model,
+        "serial": args.serial,
+        "power_source": args.power,
+        "zigbee_name": args.zigbee_name,
+        "zigbee_ieee": args.zigbee_ieee,
+        "platform": args.platform,
+        "platform_device_id": args.platform_device_id,
+        "imei": args.imei,
+        "mitigations": args.mitigation,
+    }
+    # options left out stay unset, so the catalogue model's defaults apply as in the API
+    data = DeviceRegister.model_validate({k: v for k, v in given.items() if v is not None})
     provisioner = BrokerProvisioner(settings)
     try:
         with db.connect(str(settings.database_url)) as conn:
@@ -145,4 +172,6 @@ def _register_device(args: argparse.Namespace) -> int:
     finally:
         provisioner.close()
     print(json.dumps(device.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    for warning in device.warnings:
+        print(f"warning: {warning.message}\n  {warning.message_zh}", file=sys.stderr)
     return 0

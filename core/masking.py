@@ -35,6 +35,14 @@ def mask_id_card(value: str | None) -> str | None:
     return None if value is None else value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
+def mask_hardware_id(value: str) -> str:
+    """An IMEI or a platform's device id (CTWing's embed the IMEI): its first and last
+    four characters, enough to tell devices apart on a list, not to address one."""
+    if len(value) < 10:
+        return "****"
+    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
+
+
 def mask_url(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, HIDDEN if parts.query else "", ""))
@@ -75,6 +83,7 @@ class FieldKind(StrEnum):
     ACCOUNT_ID = "account_id"  # our own user id, where the app channel delivers
     PROVIDER_TEXT = "provider_text"  # errors and timeline details: may quote a number
     DESTINATION = "destination"  # where a notification went: one of the three above
+    HARDWARE_ID = "hardware_id"  # a device's IMEI or carrier-platform id, in an elder's home
 
 
 # kind → its masked form; None: the kind has none, so a role sees it whole or not at all.
@@ -89,6 +98,7 @@ MASKS: dict[FieldKind, Callable[[Any], Any] | None] = {
     FieldKind.ACCOUNT_ID: None,
     FieldKind.PROVIDER_TEXT: mask_free_text,
     FieldKind.DESTINATION: None,  # never applied: resolved by `concrete_kind` first
+    FieldKind.HARDWARE_ID: mask_hardware_id,
 }
 
 
@@ -182,6 +192,9 @@ def _hide_credential(match: re.Match[str]) -> str:
     return match["keep"] + HIDDEN
 
 
+MIN_SECRET_LENGTH = 4
+
+
 class Redactor:
     """Masks personal data and credentials in free text. Secrets are literal values,
     replaced wherever they appear (also URL-encoded) before anything else."""
@@ -193,7 +206,15 @@ class Redactor:
         self.add_secrets(secrets)
 
     def add_secrets(self, values: Iterable[str]) -> None:
-        forms = {form for value in values if value for form in (value, quote(value, safe=""))}
+        # A secret of a few characters ("p" in amqp://u:p@h) would mask that text in
+        # every line logged afterwards; credentials in URLs and after password= are
+        # hidden by the credential rules whatever their length.
+        forms = {
+            form
+            for value in values
+            if value and len(value) >= MIN_SECRET_LENGTH
+            for form in (value, quote(value, safe=""))
+        }
         with self._lock:
             known = set(self._secrets[0])
             if forms <= known:

@@ -31,6 +31,7 @@ from core.masking import REDACTOR
 ENV_PREFIX = "NUANXIN_"
 
 MqttUrl = Annotated[Url, UrlConstraints(allowed_schemes=["mqtt", "mqtts"], default_port=1883)]
+AmqpUrl = Annotated[Url, UrlConstraints(allowed_schemes=["amqp", "amqps"])]
 
 
 class TimescaleMode(StrEnum):
@@ -120,6 +121,34 @@ class Settings(BaseSettings):
     )
     ingest_batch_wait_ms: int = Field(
         default=25, ge=1, le=5000, description="How long a batch waits for more messages."
+    )
+    iotda_amqp_url: AmqpUrl | None = Field(
+        default=None,
+        description=(
+            "Huawei IoTDA AMQP endpoint, amqps://HOST:5671 (console: instance → access"
+            " details); unset: no IoTDA consumer. amqp://user:password@host:5672 logs in"
+            " with that user instead of the access key (a local RabbitMQ in tests)."
+        ),
+    )
+    iotda_access_key: str | None = Field(
+        default=None, description="IoTDA access credential: the access key (accessKey)."
+    )
+    iotda_access_code: SecretStr | None = Field(
+        default=None, description="IoTDA access credential: the access code (the password)."
+    )
+    iotda_instance_id: str | None = Field(
+        default=None, description="IoTDA instance id, for a region with several instances."
+    )
+    iotda_queue: str = Field(
+        default="DefaultQueue",
+        min_length=1,
+        description="The AMQP queue the forwarding rule fills (RabbitMQ: /amq/queue/NAME).",
+    )
+    iotda_amqp_vhost: str = Field(
+        default="default", min_length=1, description="AMQP virtual host; IoTDA has only default."
+    )
+    iotda_ca_file: str | None = Field(
+        default=None, description="CA certificate for amqps:// (default: system CAs)."
     )
     mqtt_admin_username: str = Field(
         default="nuanxin-admin",
@@ -254,6 +283,8 @@ class Settings(BaseSettings):
                 yield unquote(host["password"])
         if self.mqtt_url.password:
             yield unquote(self.mqtt_url.password)
+        if self.iotda_amqp_url is not None and self.iotda_amqp_url.password:
+            yield unquote(self.iotda_amqp_url.password)
 
 
 def env_name(field: str) -> str:

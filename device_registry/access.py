@@ -42,6 +42,8 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("devices", "update"): frozenset({ADMIN, OPERATOR, INSTALLER}),
     ("devices", "decommission"): frozenset({ADMIN, OPERATOR, INSTALLER}),
     ("devices", "check"): frozenset({ADMIN, OPERATOR, INSTALLER}),
+    # Which models exist and what is wrong with them: for the people who register devices.
+    ("catalogue", "read"): frozenset({ADMIN, OPERATOR, INSTALLER}),
     ("policies", "read"): frozenset({ADMIN, OPERATOR, WORKER}),
     ("policies", "write"): frozenset({ADMIN, OPERATOR}),
     ("users", "read"): frozenset({ADMIN}),
@@ -91,6 +93,10 @@ EXPOSURE: dict[FieldKind, dict[Role, Exposure]] = {
     FieldKind.ACCOUNT_ID: dict(zip(Role, (W, W, W, W, W), strict=True)),
     FieldKind.PROVIDER_TEXT: dict(zip(Role, (W, M, M, M, M), strict=True)),
     FieldKind.DESTINATION: dict(zip(Role, (W, W, W, W, W), strict=True)),  # see its kinds
+    # An IMEI is a lifelong identifier of a radio that lives in one elder's home: linked
+    # to them, personal information. Installers and operators need it whole to register
+    # and trace a device; responders and family only to tell devices apart.
+    FieldKind.HARDWARE_ID: dict(zip(Role, (W, W, W, M, M), strict=True)),
 }
 
 

@@ -2,21 +2,30 @@
 
 Credentials are created on the broker inside the registration transaction: if the
 broker refuses, nothing is registered; if the database then fails, the caller's
-rollback leaves an orphan broker account that re-registration replaces.
+rollback leaves an orphan broker account that re-registration replaces. Only devices
+that speak MQTT themselves get one: a Zigbee device publishes through its gateway's
+account and a device behind a carrier platform (CTWing, OneNET, IoTDA) through the
+platform's push, where its platform id or IMEI names it.
+
+Every registration and change is judged against the device catalogue
+(device_registry.catalogue): refusals are 422s naming the field, and the answer carries
+the warnings (open quirks, unknown model), which the audit row records too.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import psycopg
 
-from core.errors import Conflict, NotFound, NuanxinError, ServiceUnavailable
+from core.errors import Conflict, InvalidRequest, NotFound, NuanxinError, ServiceUnavailable
 from core.types import DeviceLifecycle
-from device_registry import audit, scope
+from device_registry import audit, catalogue, scope
 from device_registry.access import Actor
+from device_registry.catalogue import Registration
 from device_registry.db import Row, fetch_all, fetch_one, set_clause
 from device_registry.elders import ensure_room, visible_elder
 from device_registry.schemas import (
-    DEFAULT_HEARTBEAT_S,
     DevicePublic,
     DeviceRegister,
     DeviceRegistered,
@@ -37,7 +46,8 @@ class CredentialProvisioner(Protocol):
 
 DEVICE_SELECT = """
 SELECT d.device_id, d.device_type, d.state, h.elder_id, r.name AS room, d.model, d.serial,
-       d.power_source, d.heartbeat_interval_s, d.zigbee_name, d.zigbee_ieee, d.created_at,
+       d.power_source, d.heartbeat_interval_s, d.zigbee_name, d.zigbee_ieee, d.platform,
+       d.platform_device_id, d.imei, d.mitigations, d.created_at,
        d.commissioned_at, d.decommissioned_at, d.home_id,
        s.online, s.last_seen_at, s.battery, s.rssi, c.district_id
 FROM devices d
@@ -67,12 +77,33 @@ def list_devices(
     if elder_id is not None:
         condition, params = f"{condition} AND h.elder_id = %s", [*params, elder_id]
     rows = fetch_all(conn, f"{DEVICE_SELECT} WHERE {condition} ORDER BY d.created_at", params)
-    return [DevicePublic(**row) for row in rows]
+    return [public(row) for row in rows]
 
 
 def get_device(conn: psycopg.Connection[Any], actor: Actor, device_id: str) -> DevicePublic:
     actor.require("devices", "read")
-    return DevicePublic(**visible_device(conn, actor, device_id))
+    return public(visible_device(conn, actor, device_id))
+
+
+def public(row: Row) -> DevicePublic:
+    """A device as the API shows it, with what the catalogue says about its model."""
+    registration = Registration.of(row)
+    model = registration.catalogued
+    return DevicePublic(
+        **row,
+        catalogue_key=model.key if model else None,
+        warnings=catalogue.warnings(registration),
+    )
+
+
+def _require_consistent(registration: Registration, before: Registration | None = None) -> None:
+    """Refuse, naming the field, what the catalogue says cannot work. A change is judged
+    on the device it leaves and refused only for what it brings: a device stored before
+    a check existed can still be moved to another room."""
+    known = catalogue.problems(before) if before else []
+    for problem in catalogue.problems(registration):
+        if problem not in known:
+            raise InvalidRequest(problem.message, field=problem.field)
 
 
 def register_device(
@@ -83,53 +114,78 @@ def register_device(
 ) -> DeviceRegistered:
     actor.require("devices", "register")
     scope.check_body(conn, actor, data)
+    registration = Registration.of(data.model_dump())
+    _require_consistent(registration)
     home_id = visible_elder(conn, actor, data.elder_id)["home_id"]
     room_id = ensure_room(conn, home_id, data.room) if data.room else None
-    _insert(conn, data, home_id, room_id)
+    _insert(conn, data, registration, home_id, room_id)
     mqtt = None
-    if not _behind_gateway(data.zigbee_name, data.zigbee_ieee):
+    if registration.has_own_account:
         mqtt = MqttCredentials(
             username=data.device_id,
             password=_provision(provisioner, data),
             topic_prefix=TOPIC_PREFIX.format(device_id=data.device_id),
         )
-    audit.record(
-        conn, actor, "device.register", "device", data.device_id, {"type": data.device_type}
-    )
-    return DeviceRegistered(**visible_device(conn, actor, data.device_id), mqtt=mqtt)
-
-
-def _behind_gateway(zigbee_name: str | None, zigbee_ieee: str | None) -> bool:
-    """Zigbee devices reach the broker through their gateway's account, not their own."""
-    return zigbee_name is not None or zigbee_ieee is not None
+    device = public(visible_device(conn, actor, data.device_id))
+    detail = {"type": data.device_type, "warnings": [w.message for w in device.warnings]}
+    audit.record(conn, actor, "device.register", "device", data.device_id, detail)
+    return DeviceRegistered(**device.model_dump(), mqtt=mqtt)
 
 
 def _insert(
-    conn: psycopg.Connection[Any], data: DeviceRegister, home_id: int, room_id: int | None
+    conn: psycopg.Connection[Any],
+    data: DeviceRegister,
+    registration: Registration,
+    home_id: int,
+    room_id: int | None,
 ) -> None:
-    heartbeat = data.heartbeat_interval_s or DEFAULT_HEARTBEAT_S[data.power_source]
+    power = (
+        data.power_source
+        if "power_source" in data.model_fields_set
+        else catalogue.default_power(registration)
+    )
+    heartbeat = data.heartbeat_interval_s or catalogue.default_heartbeat_s(registration, power)
+    row = {
+        "device_id": data.device_id,
+        "device_type": data.device_type,
+        "home_id": home_id,
+        "room_id": room_id,
+        "model": data.model,
+        "serial": data.serial,
+        "power_source": power,
+        "heartbeat_interval_s": heartbeat,
+        "zigbee_name": data.zigbee_name,
+        "zigbee_ieee": data.zigbee_ieee.lower() if data.zigbee_ieee else None,
+        "platform": data.platform,
+        "platform_device_id": data.platform_device_id,
+        "imei": data.imei,
+        "mitigations": data.mitigations,
+    }
+    with _unique_or_conflict(), conn.transaction():
+        conn.execute(
+            f"INSERT INTO devices ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+            list(row.values()),
+        )
+
+
+# Unique constraint of the devices table → what a duplicate of it is called.
+DUPLICATES = {
+    "devices_pkey": "device_id",
+    "devices_zigbee_name_key": "zigbee name",
+    "devices_zigbee_ieee_key": "zigbee address",
+    "devices_platform_device_unique": "platform device id on this platform",
+    "devices_platform_imei_unique": "IMEI on this platform",
+}
+
+
+@contextmanager
+def _unique_or_conflict() -> Iterator[None]:
+    """A duplicate answers 409 naming what is taken (the savepoint keeps the caller's
+    transaction usable)."""
     try:
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO devices (device_id, device_type, home_id, room_id, model, serial,"
-                " power_source, heartbeat_interval_s, zigbee_name, zigbee_ieee)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    data.device_id,
-                    data.device_type,
-                    home_id,
-                    room_id,
-                    data.model,
-                    data.serial,
-                    data.power_source,
-                    heartbeat,
-                    data.zigbee_name,
-                    data.zigbee_ieee.lower() if data.zigbee_ieee else None,
-                ),
-            )
+        yield
     except psycopg.errors.UniqueViolation as exc:
-        constraint = exc.diag.constraint_name or ""
-        what = "zigbee name or address" if "zigbee" in constraint else "device_id"
+        what = DUPLICATES.get(exc.diag.constraint_name or "", "device_id or zigbee address")
         raise Conflict(f"a device with this {what} is already registered") from None
 
 
@@ -149,16 +205,22 @@ def update_device(
     if device["state"] == DeviceLifecycle.DECOMMISSIONED:
         raise Conflict(f"device {device_id} is decommissioned")
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"room", "maintenance"})
+    _require_consistent(Registration.of({**device, **changes}), Registration.of(device))
     if "room" in data.model_fields_set:  # null: no named room
         changes["room_id"] = data.room and ensure_room(conn, device["home_id"], data.room)
     if data.maintenance is not None:
         changes["state"] = _maintenance_state(device, data.maintenance)
     if changes:
         clause, params = set_clause(changes)
-        conn.execute(f"UPDATE devices SET {clause} WHERE device_id = %s", [*params, device_id])
-    fields = sorted(data.model_fields_set)
-    audit.record(conn, actor, "device.update", "device", device_id, {"fields": fields})
-    return get_device(conn, actor, device_id)
+        with _unique_or_conflict(), conn.transaction():
+            conn.execute(f"UPDATE devices SET {clause} WHERE device_id = %s", [*params, device_id])
+    updated = get_device(conn, actor, device_id)
+    detail = {
+        "fields": sorted(data.model_fields_set),
+        "warnings": [w.message for w in updated.warnings],
+    }
+    audit.record(conn, actor, "device.update", "device", device_id, detail)
+    return updated
 
 
 def _maintenance_state(device: Row, maintenance: bool) -> DeviceLifecycle:
@@ -185,7 +247,7 @@ def decommission_device(
         (device_id,),
     )
     audit.record(conn, actor, "device.decommission", "device", device_id)
-    if not _behind_gateway(device["zigbee_name"], device["zigbee_ieee"]):
+    if Registration.of(device).has_own_account:
         try:
             provisioner.revoke_device(device_id)
         except NuanxinError as exc:

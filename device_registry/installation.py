@@ -1,30 +1,34 @@
 """Installation checks: an installer proves a device works before it protects anyone.
 
-The installer opens a check; the device must then send a self-test (a press, for
-emergency buttons) before the check expires. The verdict is derived from stored
-messages, so it holds whether ingest or an API call looks first.
+The installer opens a check; the device must then send its proof event (the
+catalogue's: a self-test, a press for emergency buttons) before the check expires. The
+verdict is derived from stored messages, so it holds whether ingest or an API call looks
+first, and whichever path the proof came by: MQTT, Zigbee2MQTT or a carrier platform's
+push, all of which store through the one ingest writer.
 """
 
+from collections.abc import Mapping
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
 import psycopg
 
+from core.catalog import KINDS
 from core.errors import Conflict, NotFound
 from core.types import DeviceLifecycle, DeviceType, EventKind
 from device_registry import audit
 from device_registry.access import Actor, system_actor
+from device_registry.catalogue import proof_event
 from device_registry.db import Row, fetch_one
 from device_registry.devices import visible_device
 from device_registry.schemas import CheckOpen, CheckStatus, InstallationCheck
 
-# The event that proves each kind of device works, as the installer triggers it on site.
-PROOF_EVENT = {
-    DeviceType.EMERGENCY_BUTTON: EventKind.BUTTON_PRESS,
-    DeviceType.SMOKE: EventKind.SELF_TEST,
-    DeviceType.GAS: EventKind.SELF_TEST,
-    DeviceType.PIR: EventKind.SELF_TEST,
-}
+# What proves each kind of device works, as the catalogue says (core.catalog.Kind);
+# the alert engine asks it before treating a proof as an alarm.
+PROOF_EVENT: Mapping[DeviceType, EventKind] = MappingProxyType(
+    {device_type: kind.proof_event for device_type, kind in KINDS.items()}
+)
 
 # What the check looks for, in the order an installer sees it happen.
 EVIDENCE_SQL = """
@@ -86,7 +90,8 @@ def _latest(conn: psycopg.Connection[Any], device_id: str) -> Row | None:
 
 
 def _evaluate(conn: psycopg.Connection[Any], device: Row, check: Row) -> InstallationCheck:
-    proof = PROOF_EVENT[DeviceType(device["device_type"])]
+    # The catalogue says what proves a device works (Kind.proof_event, or its model's).
+    proof = proof_event(DeviceType(device["device_type"]), device["model"])
     evidence = fetch_one(
         conn,
         EVIDENCE_SQL,

@@ -21,10 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+from core.catalog import Transport
 from core.identity import DEVICE_ID_PATTERN, device_id_problem
 from core.inputs import Clearable, Patch, Strict
 from core.masking import FieldKind
-from core.types import DeviceLifecycle, DeviceType
+from core.types import DeviceLifecycle, DeviceType, EventKind
 from core.vocabulary import Channel, Severity
 from core.zones import DEFAULT_ZONE, valid_zone
 from device_registry.access import Role
@@ -253,8 +254,57 @@ class PowerSource(StrEnum):
 
 
 # Heartbeat intervals differ by power source: mains hubs report in minutes, battery
-# sensors in hours to save the battery.
+# sensors in hours to save the battery. A catalogue model's own interval comes first.
 DEFAULT_HEARTBEAT_S = {PowerSource.MAINS: 300, PowerSource.BATTERY: 3600}
+
+
+class Platform(StrEnum):
+    """The carrier IoT platforms a device can reach us through (core.catalog
+    CARRIER_PLATFORMS; the devices table's CHECK lists the same)."""
+
+    CTWING = "ctwing"
+    ONENET = "onenet"
+    IOTDA = "iotda"
+
+
+def _imei(value: str) -> str:
+    """15 digits whose last is the Luhn check digit of the others, as on every module's
+    label: a mistyped digit is refused here rather than found when no push arrives."""
+    if not re.fullmatch(r"\d{15}", value):
+        raise ValueError("an IMEI has 15 digits (*#06# or the label on the device)")
+    if not _luhn_valid(value):
+        raise ValueError("the IMEI's last digit does not check (Luhn): a digit is mistyped")
+    return value
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char) * (2 if position % 2 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return total % 10 == 0
+
+
+# The pattern is shown in the schema; the validator's words say what to fix.
+Imei = Annotated[str, Field(json_schema_extra={"pattern": r"^\d{15}$"}), AfterValidator(_imei)]
+# As the devices table's CHECK: what CTWing, OneNET and IoTDA device ids are made of.
+PlatformDeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
+QuirkCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+
+def _unique_codes(codes: list[str]) -> list[str]:
+    return sorted(set(codes))
+
+
+Mitigations = Annotated[
+    list[QuirkCode],
+    Field(max_length=20, description="codes of the model's quirks dealt with on site"),
+    AfterValidator(_unique_codes),
+]
+ModelName = Annotated[
+    str, Field(max_length=100, description="catalogue key, model or model id (GET /catalogue)")
+]
+HeartbeatS = Annotated[int, Field(ge=30, le=86400)]
 
 
 class DeviceRegister(Strict):
@@ -262,20 +312,53 @@ class DeviceRegister(Strict):
     device_type: DeviceType
     elder_id: ElderRef
     room: Name | None = Field(None, description="room name, created if new (厨房, 卧室 …)")
-    model: Annotated[str, Field(max_length=100)] = ""
+    model: ModelName = ""
     serial: Annotated[str, Field(max_length=100)] = ""
-    power_source: PowerSource = PowerSource.BATTERY
-    heartbeat_interval_s: Annotated[int, Field(ge=30, le=86400)] | None = None
+    power_source: PowerSource = Field(
+        PowerSource.BATTERY, description="left out: mains if the catalogue model says so"
+    )
+    heartbeat_interval_s: HeartbeatS | None = Field(
+        None, description="left out: the catalogue model's, else by power source and kind"
+    )
     zigbee_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     zigbee_ieee: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{16}$")] | None = None
+    platform: Platform | None = Field(
+        None, description="the carrier IoT platform the device reports through"
+    )
+    platform_device_id: PlatformDeviceId | None = Field(
+        None, description="the device's id on its platform (CTWing deviceId, IoTDA device_id)"
+    )
+    imei: Imei | None = Field(None, description="the NB-IoT / 4G module's IMEI")
+    mitigations: Mitigations = Field(default_factory=list)
 
 
 class DeviceUpdate(Patch):
     room: Clearable[Name] = Field(None, description="null: the device is in no named room")
-    model: Annotated[str, Field(max_length=100)] | None = None
+    model: ModelName | None = None
     serial: Annotated[str, Field(max_length=100)] | None = None
-    heartbeat_interval_s: Annotated[int, Field(ge=30, le=86400)] | None = None
+    heartbeat_interval_s: HeartbeatS | None = None
     maintenance: bool | None = Field(None, description="true: maintenance mode; false: back")
+    platform_device_id: Clearable[PlatformDeviceId] = None
+    imei: Clearable[Imei] = None
+    mitigations: Mitigations | None = None
+
+
+class WarningKind(StrEnum):
+    OPEN_QUIRK = "open_quirk"  # a known defect of the model, its mitigation not listed
+    UNKNOWN_MODEL = "unknown_model"  # decoded without a catalogue row
+
+
+class DeviceWarning(BaseModel):
+    """What an installer must look at before leaving the home; computed from the
+    catalogue on every read, so it goes away once the mitigation is listed."""
+
+    kind: WarningKind
+    code: str = Field(description="the quirk's code (list it in mitigations once done)")
+    message: str = Field(description="in English")
+    message_zh: str = Field(description="in Chinese (zh-CN)")
+
+
+_HARDWARE_ID_SEEN_BY = "masked but for installers, operators and admins"
 
 
 class DevicePublic(BaseModel):
@@ -285,11 +368,19 @@ class DevicePublic(BaseModel):
     elder_id: int | None
     room: str | None
     model: str
+    catalogue_key: str | None = Field(
+        None, description="the catalogue row `model` names; null: not in the catalogue"
+    )
     serial: str
     power_source: PowerSource
     heartbeat_interval_s: int
     zigbee_name: str | None
     zigbee_ieee: str | None
+    platform: Platform | None = None
+    platform_device_id: str | None = personal(FieldKind.HARDWARE_ID, _HARDWARE_ID_SEEN_BY)
+    imei: str | None = personal(FieldKind.HARDWARE_ID, _HARDWARE_ID_SEEN_BY)
+    mitigations: list[str] = Field(default_factory=list)
+    warnings: list[DeviceWarning] = Field(default_factory=list)
     created_at: datetime
     commissioned_at: datetime | None
     decommissioned_at: datetime | None
@@ -307,8 +398,48 @@ class MqttCredentials(BaseModel):
 
 class DeviceRegistered(DevicePublic):
     mqtt: MqttCredentials | None = Field(
-        description="the device's own broker account; null for Zigbee devices behind a gateway"
+        description=(
+            "the device's own broker account; null for Zigbee devices behind a gateway and"
+            " devices behind a carrier platform"
+        )
     )
+
+
+# --- the device catalogue (core.catalog), as the app reads it --------------------------
+
+
+class KindPublic(BaseModel):
+    device_type: DeviceType
+    label_zh: str
+    label_en: str
+    proof_event: EventKind = Field(description="what the installation check waits for")
+    heartbeat_s: int = Field(description="default interval of a battery device")
+
+
+class QuirkPublic(BaseModel):
+    code: str = Field(description="list it in a device's mitigations once dealt with")
+    summary: str
+    mitigation: str
+    references: list[str]
+
+
+class ModelPublic(BaseModel):
+    key: str
+    vendor: str
+    model: str
+    kind: DeviceType
+    transport: Transport
+    model_ids: list[str]
+    mains_powered: bool
+    heartbeat_s: int
+    proof_event: EventKind
+    quirks: list[QuirkPublic]
+    remarks: str = Field(description="the catalogue's notes on decoding the model")
+
+
+class CataloguePublic(BaseModel):
+    kinds: list[KindPublic]
+    models: list[ModelPublic]
 
 
 class CheckStatus(StrEnum):

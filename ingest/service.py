@@ -15,23 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import psycopg
-
-from core.db import connect
-from core.errors import DatabaseUnavailable
-from ingest import metrics, writer
+from ingest import batching, metrics
 from ingest.adapters import Router
-from ingest.adapters.payload import reject
 from ingest.directory import DatabaseDirectory
-from ingest.messages import Decoded, QuarantineReason, Rejected
+from ingest.messages import Decoded
 from ingest.mqtt_client import Inbound, Subscriber, SubscriberConfig
 
 log = logging.getLogger(__name__)
 
-BACKOFF_START_S = 0.2
-BACKOFF_MAX_S = 5.0
 DIRECTORY_REFRESH_S = 60.0
 T = TypeVar("T")
 
@@ -56,8 +49,8 @@ class IngestService:
         self._on_signals = on_signals  # in-process hand-off to the alert engine
         self._inbox: queue.Queue[Inbound] = queue.Queue()
         self._stop = threading.Event()
-        self._conn: psycopg.Connection[Any] | None = None
-        self.directory = DatabaseDirectory(self._connection)
+        self._database = batching.Database(config.database_url, "nuanxin-ingest", self._stop)
+        self.directory = DatabaseDirectory(self._database.connection)
         self.router = Router(self.directory)
         subscriber = config.subscriber
         if not (subscriber.topics or subscriber.whole_topics):
@@ -90,8 +83,7 @@ class IngestService:
         if self._thread is not None:
             self._thread.join(timeout_s)
         self.subscriber.stop()
-        if self._conn is not None:
-            self._conn.close()
+        self._database.close()
 
     def wait(self) -> None:
         while self._thread is not None and self._thread.is_alive():
@@ -102,7 +94,7 @@ class IngestService:
     def _run(self) -> None:
         last_refresh = time.monotonic()
         while not self._stop.is_set():
-            batch = self._collect()
+            batch = batching.collect(self._inbox, self.config.batch_max, self.config.batch_wait)
             if batch:
                 self._commit(batch)
             if time.monotonic() - last_refresh > DIRECTORY_REFRESH_S:
@@ -110,63 +102,22 @@ class IngestService:
                 last_refresh = time.monotonic()
         log.info("ingest writer stopped")
 
-    def _collect(self) -> list[Inbound]:
-        try:
-            first = self._inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.config.batch_wait.total_seconds()
-        while len(batch) < self.config.batch_max:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(self._inbox.get(timeout=remaining))
-            except queue.Empty:
-                break
-        metrics.QUEUE_DEPTH.set(self._inbox.qsize())
-        return batch
-
     def _commit(self, batch: list[Inbound]) -> None:
         started = time.monotonic()
         maybe = [self._decode(message) for message in batch]
         decoded = [items for items in maybe if items is not None]
         if len(decoded) < len(batch):  # stopping while the database is down: not decoded,
             return  # so not acknowledged; the broker redelivers it to the next start
-        result = self._with_database(lambda: self._write(batch, decoded))
+        result = self._with_database(lambda: self._database.write(batch, decoded))
         if result is None:  # stopping while the database is down: leave it unacknowledged
             return
         self.subscriber.ack(batch)
         self.committed_batches += 1
-        self._count(result, [item for items in decoded for item in items])
+        batching.count(result, [item for items in decoded for item in items])
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         if result.signals and self._on_signals is not None:
             self._on_signals(len(result.signals))
-
-    def _write(self, batch: list[Inbound], decoded: list[list[Decoded]]) -> writer.BatchResult:
-        conn = self._connection()
-        try:
-            return writer.write_batch(conn, [item for items in decoded for item in items])
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            raise
-        except psycopg.Error as exc:
-            # One message the database refuses must not hold the batch hostage: store
-            # each alone and quarantine the ones refused.
-            log.warning("batch refused (%s); storing its messages one by one", exc)
-        total = writer.BatchResult()
-        for message, items in zip(batch, decoded, strict=True):
-            try:
-                one = writer.write_batch(conn, items)
-            except (psycopg.OperationalError, psycopg.InterfaceError):
-                raise
-            except psycopg.Error as exc:
-                refused = _refused(message, exc)
-                items[:] = [refused]
-                one = writer.write_batch(conn, items)
-            total.merge(one)
-        return total
 
     def _decode(self, message: Inbound) -> list[Decoded] | None:
         """The message's typed items; None only when stopping while the database (which
@@ -177,51 +128,8 @@ class IngestService:
             )
         except Exception as exc:  # a decoder bug must not stop ingest: keep the bytes
             log.exception("decoder failed on %s", message.topic)
-            return [_refused(message, exc)]
+            return [batching.refused(message, exc)]
         return items
 
-    @staticmethod
-    def _count(result: writer.BatchResult, decoded: list[Decoded]) -> None:
-        metrics.STORED.labels("reading").inc(result.readings)
-        metrics.STORED.labels("event").inc(result.events)
-        metrics.DUPLICATES.inc(result.duplicates)
-        metrics.SIGNALS.inc(len(result.signals))
-        for item in decoded:
-            if isinstance(item, Rejected):
-                metrics.QUARANTINED.labels(item.reason.value).inc()
-
-    # --- the database, retried -------------------------------------------------------
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(
-                self.config.database_url, application_name="nuanxin-ingest", autocommit=True
-            )
-            writer.prepare(self._conn)
-        return self._conn
-
     def _with_database(self, work: Callable[[], T]) -> T | None:
-        """Run `work`, retrying with backoff while the database is unreachable; None only
-        when the service is stopping."""
-        delay = BACKOFF_START_S
-        while True:
-            try:
-                return work()
-            except (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable) as exc:
-                metrics.DB_FAILURES.inc()
-                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
-                if self._conn is not None:
-                    self._conn.close()
-            if self._stop.wait(delay):
-                return None
-            delay = min(delay * 2, BACKOFF_MAX_S)
-
-
-def _refused(message: Inbound, exc: Exception) -> Rejected:
-    return reject(
-        message.topic,
-        message.payload,
-        QuarantineReason.SCHEMA,
-        f"not storable: {type(exc).__name__}: {exc}",
-        message.received_at,
-    )
+        return self._database.retrying(work)

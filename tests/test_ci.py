@@ -185,3 +185,14 @@ def test_fallback_audit_reads_an_old_releases_own_advisories_where_served(
 def test_fallback_audit_fails_on_a_release_newer_than_the_index_knows(tmp_path: Path) -> None:
     code, out = audit_newest(tmp_path, "unknown==1.1\n", "")
     assert code == 1 and "unknown==1.1: newer than the index's newest release (1.0)" in out
+
+
+def test_rabbitmq_with_amqp_1_0_is_running_before_the_tests() -> None:
+    ci = CI.read_text()
+    order = steps(ci)
+    name = "RabbitMQ with AMQP 1.0 (stands in for Huawei IoTDA)"
+    assert order.index(name) < order.index("tests")
+    rabbit_step = ci.split(f'step "{name}"', 1)[1].split("\nstep ", 1)[0]
+    lines = commands(rabbit_step)
+    assert any("rabbitmq-server -detached" in line for line in lines)  # only if 5672 is closed
+    assert any("rabbitmq-plugins enable rabbitmq_amqp1_0" in line for line in lines)

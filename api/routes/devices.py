@@ -35,7 +35,13 @@ def list_devices(
         "Creates the device in state `registered` and its own MQTT account on the broker. "
         "The password in `mqtt` is shown only in this answer; nuanxin does not keep it. "
         "Zigbee devices (with `zigbee_name` or `zigbee_ieee`) publish through their "
-        "gateway and get no account. A duplicate device_id answers 409."
+        "gateway, and devices behind a carrier platform (`platform` with "
+        "`platform_device_id` and/or `imei`) through the platform: neither gets an account. "
+        "A catalogue `model` (GET /catalogue) must match `device_type` and the way in "
+        "(422 naming the field otherwise); its defaults fill `power_source` and "
+        "`heartbeat_interval_s` when they are left out. `warnings` lists the model's "
+        "quirks not yet in `mitigations` and says when the catalogue does not know the "
+        "model. A duplicate device_id, Zigbee name, platform id or IMEI answers 409."
     ),
 )
 def register_device(

@@ -24,13 +24,14 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from api.views import PersonalDataRoute
 from core.errors import DatabaseUnavailable
 from core.settings import Settings
 from ingest.adapters.directory import DeviceDirectory
 from ingest.platforms import ctwing, metrics, onenet
 from ingest.platforms.store import Job, Outcome, PlatformStore
 
-router = APIRouter(prefix="/platforms", tags=["carrier platforms"])
+router = APIRouter(prefix="/platforms", tags=["carrier platforms"], route_class=PersonalDataRoute)
 
 MAX_BODY_BYTES: Final = 1024 * 1024  # beyond the 16 KiB a push may be, kept in quarantine
 # OneNET Studio wants its answer within 5 s; CTWing ranks slow receivers down.

@@ -129,7 +129,9 @@ def _measured(
         return
     try:
         raw = float(value) if isinstance(value, str) else value
-        scaled = raw * spec.scale if spec.scale != 1.0 and type(raw) in (int, float) else raw
+        scaled = raw
+        if spec.scale != 1.0 and type(raw) in (int, float):
+            scaled = round(raw * spec.scale, 9)  # 219 × 0.1 is 21.9, not 21.900000000000002
         values.setdefault(name, sensor.parse(scaled))
     except (FieldError, ValueError) as error:
         extra[key] = value

@@ -43,6 +43,10 @@ REFERENCES = [f for f in FIELDS if f.references is not None]
 NOT_OURS = {
     # OAuth 2's password form (RFC 6749): a client's own name, which sign-in ignores
     "POST /api/v1/auth/token client_id",
+    # a device's own id at its carrier platform (CTWing deviceId, IoTDA device_id): text
+    # the platform assigned, naming nothing of ours; a second device claiming it is a 409
+    "POST /api/v1/devices platform_device_id",
+    "PATCH /api/v1/devices/{device_id} platform_device_id",
 }
 
 

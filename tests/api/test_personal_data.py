@@ -22,7 +22,7 @@ from alerting.engine import utc_now
 from alerting.planner import Channels
 from api.views import PersonalDataRoute
 from core.masking import FieldKind
-from device_registry.access import EXPOSURE, Exposure, Role
+from device_registry.access import EXPOSURE, PERMISSIONS, Exposure, Role
 from device_registry.personal import exposed_value
 from tests.support.api_alerts import WORKER_PHONE, add_staff, open_alert
 from tests.support.world import World
@@ -35,8 +35,9 @@ FAMILY_PHONE = "+8613800138000"
 # named so must declare its kind.
 SENSITIVE_NAME = re.compile(
     r"phone|mobile|tel(ephone)?$|id_?card|identity|health|address|access_notes|destination"
-    r"|^to$|error|^detail$|^actor$|notes"
+    r"|^to$|error|^detail$|^actor$|notes|imei|platform_device_id"
 )
+IMEI = "861234567890127"
 
 # What each probe asks; {name} fields are filled from the seeded world.
 PROBES = (
@@ -50,7 +51,13 @@ PROBES = (
     "/reports/monthly?month={month}&district_id={district}",
     "/overview",
     "/audit",
+    "/devices?elder_id={elder}",
+    "/devices/{platform_device}",
 )
+
+# Answers that only a write returns, so no GET probes them: they are checked by rule
+# instead. Every role that may make the write sees each personal kind in them whole.
+WRITE_ONLY_ANSWERS = {"DeviceRegistered": ("devices", "register")}
 
 
 # --- the OpenAPI document ---------------------------------------------------------------
@@ -149,6 +156,12 @@ def test_every_answer_with_personal_data_is_probed(spec: dict[str, Any]) -> None
     probed: set[str] = set()
     for path in PROBES:
         referenced(response_schema(spec, path), spec, probed)
+    for name, (resource, action) in WRITE_ONLY_ANSWERS.items():
+        properties = spec["components"]["schemas"][name]["properties"].values()
+        kinds = {FieldKind(p["x-personal"]) for p in properties if "x-personal" in p}
+        writers = PERMISSIONS[(resource, action)]
+        assert all(EXPOSURE[k][r] is Exposure.WHOLE for k in kinds for r in writers), name
+        probed.add(name)
     assert holding <= probed, f"add a probe returning {sorted(holding - probed)}"
 
 
@@ -184,7 +197,21 @@ def probes(client: TestClient, auth: Auth, world: World, pool: ConnectionPool) -
             "UPDATE notifications SET error = %s WHERE alert_id = %s",
             (f"21211: invalid 'To' number {FAMILY_PHONE}", alert),
         )
+    device = client.post(  # a device behind a carrier platform: its IMEI is personal
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "device_id": "smk-nb-probe",
+            "device_type": "smoke",
+            "elder_id": elder,
+            "platform": "ctwing",
+            "imei": IMEI,
+            "platform_device_id": f"15000001{IMEI}",
+        },
+    )
+    assert device.status_code == 201, device.text
     values = {
+        "platform_device": "smk-nb-probe",
         "elder": elder,
         "contact": world.contacts["east_a"],
         "alert": alert,
@@ -260,6 +287,8 @@ def test_the_seeded_values_are_the_ones_compared(
     assert {FAMILY_PHONE, WORKER_PHONE} <= {c["phone"] for c in contacts}
     worker = client.get(f"/api/v1{probes[0]}", headers=auth(world.usernames["installer"]))
     assert worker.json()["phone"] == "+86139****5678"
+    device = client.get(f"/api/v1{probes[-1]}", headers=auth(world.usernames["family"]))
+    assert device.json()["imei"] == "8612*******0127"
 
 
 def included_routes(routes: list[Any]) -> Iterator[Any]:

@@ -114,3 +114,35 @@ def test_an_unknown_time_zone_is_one_line_naming_the_option(empty_database: str)
     added = run_nuanxin("districts", "add", "东胜区", "--timezone", "Asia/Shanghai", env=env)
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["timezone"] == "Asia/Shanghai"
+
+
+def test_a_platform_device_registers_without_the_broker_and_its_warnings_are_printed(
+    empty_database: str,
+) -> None:
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        migrate(conn, discover(PACKAGED_DIR))
+    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+    added = run_nuanxin("districts", "add", "东胜区", "--community", "富兴社区", env=env)
+    community_id = json.loads(added.stdout)["communities"][0]["id"]
+    with psycopg.connect(empty_database) as conn:
+        elder = elders.create_elder(
+            conn,
+            system_actor(),
+            ElderCreate(community_id=community_id, name="王秀英", home=HomeIn(address="12号")),
+        )
+    platform = ("--platform", "ctwing", "--imei", "861234567890127")
+    device = ("devices", "register", "smk-nb-1", "--type", "smoke", "--elder", str(elder.id))
+
+    # no NUANXIN_MQTT_ADMIN_*: a device behind CTWing needs no broker account
+    registered = run_nuanxin(*device, *platform, "--model", "JTY-GD-H361", env=env)
+    assert registered.returncode == 0, registered.stderr
+    answer = json.loads(registered.stdout)
+    assert (answer["mqtt"], answer["platform"], answer["imei"]) == (None, "ctwing", platform[3])
+    assert "warning: model 'JTY-GD-H361' is not in the device catalogue" in registered.stderr
+    assert "不在设备目录中" in registered.stderr
+
+    without_platform = run_nuanxin(*device, "--imei", "861234567890127", env=env)
+    assert without_platform.returncode != 0 and "Traceback" not in without_platform.stderr
+    assert "imei" in without_platform.stderr and "give platform" in without_platform.stderr
+    taken = run_nuanxin("devices", "register", "smk-nb-2", *device[3:], *platform, env=env)
+    assert taken.returncode != 0 and "IMEI" in taken.stderr, taken.stderr

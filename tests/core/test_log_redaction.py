@@ -243,3 +243,10 @@ def test_unformattable_arguments_are_redacted_not_dumped_raw(
     logging.getLogger("nuanxin.test").info("%d calls", "+8613812345678")
     assert "+86138****5678" in out.getvalue()
     assert "13812345678" not in out.getvalue() + capsys.readouterr().err
+
+
+def test_a_secret_of_a_few_characters_does_not_mask_every_line() -> None:
+    # amqp://u:p@h:5672 in a setting once made every later "p" in the log "***".
+    redactor = Redactor(["p", "abc"])
+    assert redactor.redact("http://example.org/api/ping") == "http://example.org/api/ping"
+    assert redactor.redact("login to amqp://u:p@h:5672") == "login to amqp://u:***@h:5672"

@@ -15,8 +15,10 @@ from ingest.messages import Decoded, DeviceInfo, Event, Reading, Rejected, Statu
 from tests.ingest.support import compact
 
 PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads"
-# Carrier-platform pushes come over HTTP, not MQTT: tests/ingest/test_platform_fixtures.py
-FILES = sorted(p for p in PAYLOADS.glob("*/*.json") if p.parent.name not in {"ctwing", "onenet"})
+# MQTT transports only: carrier-platform fixtures run through their own decoders
+# (tests/ingest/platforms/).
+MQTT_FORMATS = ("native", "zigbee2mqtt")
+FILES = sorted(path for name in MQTT_FORMATS for path in PAYLOADS.glob(f"{name}/*.json"))
 KINDS: dict[str, type] = {
     "reading": Reading,
     "event": Event,

@@ -205,6 +205,7 @@ def seed(url: str, admin: BrokerAdmin) -> tuple[World, dict[str, str], dict[tupl
             power_source="mains",
             heartbeat_interval_s=1800,
             model="HS1CG",
+            zigbee_name="厨房/燃气报警器",  # a Zigbee model: it publishes through its gateway
         )
         _commission(conn, [*BUTTONS, PIR, GAS], now - timedelta(days=8))
     readings, activity = _week_of_history(now)

@@ -1,19 +1,31 @@
 // The installer's flow in an elder's home: choose (or create) the home, register the
-// device by typing or scanning its ID, read the MQTT credentials once, run the
-// installation check and watch the device's messages arrive until it is commissioned.
+// device by typing or scanning its ID — with its model from the catalogue and, for a
+// device behind a carrier platform, its platform id and IMEI — read its warnings and the
+// MQTT credentials once, run the installation check and watch the device's messages
+// arrive until it is commissioned.
 
 import { api, ApiError } from "../api.js";
 import { clear, h, toast } from "../dom.js";
 import { agoElement } from "../format.js";
-import { label, t } from "../i18n.js";
+import { label, lang, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { canScan, deviceIdFrom, startScan } from "../scan.js";
 
 const TYPES = ["emergency_button", "smoke", "gas", "pir"];
 const ROOMS = ["客厅", "卧室", "厨房", "卫生间"];
 const POLL_MS = 1500;
-// Gas detectors hang on the mains; the rest run on batteries.
+// Gas detectors hang on the mains; the rest run on batteries (a catalogue model says).
 const POWER = { gas: "mains" };
+// How a device reaches the platform, and what the installer types for each way in.
+const TRANSPORTS = ["native", "zigbee2mqtt", "ctwing", "onenet", "iotda"];
+const WAY_IN_FIELDS = {
+  native: [],
+  zigbee2mqtt: ["zigbee_name"],
+  ctwing: ["platform_device_id", "imei"],
+  onenet: ["platform_device_id", "imei"],
+  iotda: ["platform_device_id", "imei"],
+};
+const PLATFORMS = new Set(["ctwing", "onenet", "iotda"]);
 
 function field(text, input, hint) {
   return h(
@@ -40,7 +52,7 @@ export async function installView(main) {
   let scanner = null;
   const root = h("div", { class: "install" });
   main.append(h("div", { class: "view-head" }, h("h1", {}, t("install.title"))), root);
-  const elders = await api("/elders");
+  const [elders, catalogue] = await Promise.all([api("/elders"), api("/catalogue")]);
 
   let shown = "";
   function render() {
@@ -245,7 +257,61 @@ export async function installView(main) {
     });
     const rooms = [...new Set([...(state.elder.home.rooms || []).map((r) => r.name), ...ROOMS])];
     const room = h("input", { name: "room", list: "rooms", maxLength: 100 });
-    const model = h("input", { name: "model", maxLength: 100 });
+    const model = h("input", { name: "model", list: "models", maxLength: 100 });
+    const transport = h(
+      "select",
+      { name: "transport" },
+      TRANSPORTS.map((name) => h("option", { value: name }, t(`install.transport.${name}`))),
+    );
+    const wayIn = {
+      zigbee_name: h("input", { name: "zigbee_name", maxLength: 200, autocomplete: "off" }),
+      platform_device_id: h("input", {
+        name: "platform_device_id",
+        maxLength: 128,
+        pattern: "[A-Za-z0-9_.:@\\-]{1,128}",
+        autocapitalize: "none",
+        autocomplete: "off",
+        spellcheck: false,
+      }),
+      imei: h("input", {
+        name: "imei",
+        inputMode: "numeric",
+        pattern: "[0-9]{15}",
+        maxLength: 15,
+        autocomplete: "off",
+      }),
+    };
+    const wayInFields = Object.fromEntries(
+      Object.entries(wayIn).map(([name, input]) => [
+        name,
+        field(t(`install.${name}`), input, t(`install.${name}.hint`)),
+      ]),
+    );
+    const known = (text) => {
+      const q = text.trim().toLowerCase();
+      return catalogue.models.find((m) =>
+        [m.key, m.model, ...m.model_ids].some((name) => name.toLowerCase() === q),
+      );
+    };
+    const showWayIn = () => {
+      for (const [name, wrapper] of Object.entries(wayInFields))
+        wrapper.hidden = !WAY_IN_FIELDS[transport.value].includes(name);
+    };
+    // A catalogue model says how it reaches us: the installer need not know.
+    model.addEventListener("input", () => {
+      const found = known(model.value);
+      if (found) transport.value = found.transport;
+      showWayIn();
+    });
+    transport.addEventListener("change", showWayIn);
+    showWayIn();
+    const modelList = h(
+      "datalist",
+      { id: "models" },
+      catalogue.models.map((m) =>
+        h("option", { value: m.model }, `${m.vendor} · ${label("device", m.kind)} · ${m.transport}`),
+      ),
+    );
     const video = h("video", { class: "scanner", hidden: true, playsInline: true, muted: true });
     const scanButton = h(
       "button",
@@ -286,14 +352,24 @@ export async function installView(main) {
           onsubmit: async (event) => {
             event.preventDefault();
             const type = new FormData(event.target).get("device_type");
+            const found = known(model.value);
+            const way = transport.value;
+            const typed = Object.fromEntries(
+              WAY_IN_FIELDS[way]
+                .map((name) => [name, wayIn[name].value.trim()])
+                .filter(([, value]) => value),
+            );
             const body = {
               device_id: id.value.trim(),
               device_type: type,
               elder_id: state.elder.id,
               serial: id.value.trim(),
-              power_source: POWER[type] || "battery",
+              // a catalogue model knows its power source; else guess by the type
+              ...(found ? {} : { power_source: POWER[type] || "battery" }),
               ...(room.value.trim() ? { room: room.value.trim() } : {}),
               ...(model.value.trim() ? { model: model.value.trim() } : {}),
+              ...(PLATFORMS.has(way) ? { platform: way } : {}),
+              ...typed,
             };
             submit.disabled = true;
             try {
@@ -302,9 +378,9 @@ export async function installView(main) {
               render();
             } catch (error) {
               const text =
-                error instanceof ApiError && error.status === 409
+                error instanceof ApiError && error.status === 409 && /device_id/.test(error.message)
                   ? t("install.duplicate")
-                  : error.message;
+                  : error.message; // names what is taken (IMEI, platform id) or what to fix
               toast(t("error.generic", { message: text }), "error");
               submit.disabled = false;
             }
@@ -323,13 +399,71 @@ export async function installView(main) {
           { id: "rooms" },
           rooms.map((name) => h("option", { value: name })),
         ),
-        field(t("install.model"), model),
+        field(t("install.model"), model, t("install.model.hint")),
+        modelList,
+        field(t("install.transport"), transport),
+        ...Object.values(wayInFields),
         submit,
       ),
     );
   }
 
   // --- 3 credentials, shown once --------------------------------------------------------------
+
+  function warnings() {
+    const list = state.device.warnings || [];
+    if (!list.length) return null;
+    return h(
+      "div",
+      { class: "warn device-warnings", role: "alert" },
+      h("strong", {}, t("install.warnings")),
+      h(
+        "ul",
+        {},
+        list.map((w) =>
+          h(
+            "li",
+            { dataset: { warning: w.kind, code: w.code } },
+            lang() === "en" ? w.message : w.message_zh,
+            w.kind === "open_quirk"
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "secondary small",
+                    dataset: { action: "mitigated" },
+                    onclick: () => markMitigated(w.code),
+                  },
+                  t("install.mitigated"),
+                )
+              : null,
+          ),
+        ),
+      ),
+    );
+  }
+
+  // The installer dealt with a quirk on site: the device lists it, and its warning goes.
+  async function markMitigated(code) {
+    const { device_id, mitigations = [] } = state.device;
+    try {
+      const updated = await api(`/devices/${encodeURIComponent(device_id)}`, {
+        method: "PATCH",
+        body: { mitigations: [...new Set([...mitigations, code])] },
+      });
+      state.device = { ...state.device, ...updated };
+      render();
+    } catch (error) {
+      toast(t("error.generic", { message: error.message }), "error");
+    }
+  }
+
+  function noAccount() {
+    const platform = state.device.platform;
+    return platform
+      ? t("install.creds.platform", { platform: t(`install.transport.${platform}`) })
+      : t("install.creds.none");
+  }
 
   function credentialsStep() {
     const mqtt = state.device.mqtt;
@@ -354,6 +488,7 @@ export async function installView(main) {
       "credentials",
       t("install.step3"),
       !state.check,
+      warnings(),
       mqtt
         ? [
             h("p", { class: "warn" }, t("install.creds.once")),
@@ -361,7 +496,7 @@ export async function installView(main) {
             row("password", mqtt.password),
             row("topic", mqtt.topic_prefix),
           ]
-        : h("p", {}, t("install.creds.none")),
+        : h("p", { dataset: { noAccount: state.device.platform || "gateway" } }, noAccount()),
       state.check
         ? null
         : h(
