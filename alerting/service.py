@@ -29,9 +29,8 @@ from alerting.dispatch import DISPATCH_JOB, STALE_JOB, Dispatcher, NotifierKey
 from alerting.engine import OUTBOX_JOB, SWEEP_JOB, AlertEngine, utc_now
 from alerting.notifiers.base import Notifier
 from alerting.planner import Channels
-from core import storage
+from core import notify_channels, storage
 from core.db import connect
-from ingest.writer import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +152,7 @@ class AlertingService:
                 with connect(
                     self._database_url, application_name="nuanxin-alerting", autocommit=True
                 ) as conn:
-                    conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    conn.execute(f"LISTEN {notify_channels.OUTBOX}")
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=TICK_S, stop_after=1):
                             self.wake()

@@ -12,13 +12,12 @@ from psycopg.types.json import Jsonb
 from alerting.rules import RuleSettings
 
 # Re-exported: the engine's modules read rows through store, as they always have.
+from core import notify_channels
 from core.db import Row as Row
 from core.db import fetch_all as fetch_all
 from core.db import fetch_one as fetch_one
 from core.types import DeviceLifecycle, DeviceType
 from core.vocabulary import Severity
-
-ALERTS_CHANNEL = "nuanxin_alerts"
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ def timeline(
         (alert_id, at, kind, actor, Jsonb(detail)),
     )
     # Every change of an alert has a timeline entry; live views hear of it after commit.
-    conn.execute("SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"{alert_id}:{kind}"))
+    conn.execute("SELECT pg_notify(%s, %s)", (notify_channels.ALERTS, f"{alert_id}:{kind}"))
 
 
 def cancel_pending(conn: psycopg.Connection[Any], alert_id: int, now: datetime) -> int:

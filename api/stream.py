@@ -35,11 +35,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from psycopg_pool import ConnectionPool
 
-from alerting.notifiers.pg_push import PUSH_CHANNEL
-from alerting.store import ALERTS_CHANNEL
+from api.alert_views import visible_alerts
 from api.deps import StreamActor
-from api.routes.alerts import visible_alerts
 from api.views import PersonalDataRoute
+from core import notify_channels
 from core.db import connect
 from core.errors import PermissionDenied
 from device_registry.access import Actor
@@ -183,8 +182,8 @@ class LiveListener:
                 with connect(
                     self._database_url, application_name="nuanxin-api-live", autocommit=True
                 ) as conn:
-                    conn.execute(f"LISTEN {ALERTS_CHANNEL}")
-                    conn.execute(f"LISTEN {PUSH_CHANNEL}")
+                    conn.execute(f"LISTEN {notify_channels.ALERTS}")
+                    conn.execute(f"LISTEN {notify_channels.PUSH}")
                     self._listening.set()
                     if lost:
                         self._hub.broadcast_threadsafe(RESYNC)
@@ -212,9 +211,9 @@ class LiveListener:
         pushes: list[dict[str, Any]] = []
         for notify in burst:
             try:
-                if notify.channel == ALERTS_CHANNEL:
+                if notify.channel == notify_channels.ALERTS:
                     alert_ids[int(notify.payload.split(":", 1)[0])] = None
-                elif notify.channel == PUSH_CHANNEL:
+                elif notify.channel == notify_channels.PUSH:
                     push = json.loads(notify.payload)
                     if not isinstance(push, dict) or "user_id" not in push:
                         raise ValueError("no user_id")

@@ -7,8 +7,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 
+from core.mqtt import new_client
 from ingest.adapters import Router, StaticDirectory
 from ingest.messages import Reading
 from ingest.state import VALUE_FIELDS
@@ -34,12 +34,8 @@ class NaiveIngest:
         self._router = Router(directory)
         self.stored = 0
         self.subscribed = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=username,  # the broker binds every account to its username
-            protocol=mqtt.MQTTv5,
-        )
-        self._client.username_pw_set(username, password)
+        # the broker binds every account to its username as client id
+        self._client = new_client(username, username=username, password=password)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *args: self.subscribed.set()
         self._client.on_connect = lambda client, *args: client.subscribe("nuanxin/v1/+/+", 1)

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from alerting.notifiers.callbacks import CallbackPath
 from bench.ingest import LOAD_USER, Rig
+from core.mqtt import new_client
 from core.types import DeviceType
 from embedded.mosquitto import BrokerInfo
 from simulators.devices import SimulatedDevice
@@ -32,10 +32,9 @@ class BrokerStats:
 
     def __init__(self, broker: BrokerInfo) -> None:
         self._values: dict[str, str] = {}
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="bench-soak-sys", protocol=mqtt.MQTTv5
+        self._client = new_client(
+            "bench-soak-sys", username=broker.admin_username, password=broker.admin_password
         )
-        self._client.username_pw_set(broker.admin_username, broker.admin_password)
         self._client.on_connect = lambda client, *_: client.subscribe("$SYS/broker/#")
         self._client.on_message = self._on_message
         self._client.connect(broker.host, broker.port)

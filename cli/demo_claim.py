@@ -19,11 +19,11 @@ import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from cli.demo_database import DemoError
+from core.mqtt import new_client
 
 CLAIM_TOPIC = "nuanxin-demo/running"
 RENEW_S = 10.0
@@ -49,11 +49,7 @@ class BrokerClaim:
         self._refused = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"nuanxin-demo-claim-{uuid.uuid4().hex[:12]}",
-            protocol=mqtt.MQTTv5,
-        )
+        self._client = new_client(f"nuanxin-demo-claim-{uuid.uuid4().hex[:12]}")
         # A demo that dies clears its claim: the broker publishes this empty retained
         # message when the connection ends without DISCONNECT.
         self._client.will_set(CLAIM_TOPIC, b"", qos=1, retain=True)
@@ -64,7 +60,7 @@ class BrokerClaim:
         """Claim the broker or raise DemoError naming the demo that holds it; False when
         the broker refuses the claim's subscription (an ACL)."""
         try:
-            self._client.connect(self.host, self.port, keepalive=10, clean_start=True)
+            self._client.connect(self.host, self.port, keepalive=10)
         except OSError as exc:
             raise DemoError(f"cannot reach the MQTT broker at {self._where()}: {exc}") from None
         self._client.loop_start()

@@ -18,13 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from cli.database import with_database
 from cli.demo_claim import BrokerClaim
 from cli.demo_database import DatabaseClaim, DemoError, claim
 from core.db import describe
+from core.mqtt import new_client
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
 from embedded.account import data_home
@@ -212,9 +210,7 @@ def _claim(servers: Servers, wanted: Wanted, option: str) -> None:
 
 
 def _anonymous_allowed(host: str, port: int) -> bool:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"demo-probe-{uuid.uuid4().hex[:6]}"
-    )
+    client = new_client(f"demo-probe-{uuid.uuid4().hex[:6]}")
     try:
         client.connect(host, port, keepalive=5)
     except OSError:

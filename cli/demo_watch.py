@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from alerting.store import ALERTS_CHANNEL
+from core import notify_channels
 from core.db import fetch_one
 from core.masking import mask_phone
 from simulators.demo_world import DemoWorld
@@ -135,7 +135,7 @@ class Narrator:
 
     def _run(self) -> None:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            conn.execute(f"LISTEN {ALERTS_CHANNEL}")
+            conn.execute(f"LISTEN {notify_channels.ALERTS}")
             while not self._stop.is_set():
                 # Collected first: the connection cannot run a query while notifies() holds it.
                 payloads = [n.payload for n in conn.notifies(timeout=0.3, stop_after=50)]

@@ -19,6 +19,9 @@ __all__ = ["ConnectionPool", "Row", "connect", "describe", "fetch_all", "fetch_o
 CONNECT_TIMEOUT_S = 10
 
 Row = dict[str, Any]
+# Which rows a reader may see: an SQL condition and its parameters (access.alert_scope,
+# Actor.elder_filter), passed to the domains' query functions.
+Scope = tuple[str, list[object]]
 Statement = str | SQL | Composed  # what a psycopg cursor executes
 
 

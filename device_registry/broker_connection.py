@@ -21,11 +21,12 @@ from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.identity import PLATFORM_PREFIX
+from core.mqtt import new_client
 from device_registry.errors import (
     BrokerAdminDenied,
     BrokerAdminError,
@@ -180,16 +181,13 @@ class BrokerConnection:
         return client
 
     def _new_client(self, username: str, password: str) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{ADMIN_CLIENT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
-            protocol=mqtt.MQTTv5,
+        return new_client(
+            f"{ADMIN_CLIENT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
+            username=username,
+            password=password,
+            tls=self._tls_context,
+            connect_timeout_s=self.timeout_s,
         )
-        client.username_pw_set(username, password)
-        client.connect_timeout = self.timeout_s
-        if self._tls_context is not None:
-            client.tls_set_context(self._tls_context)
-        return client
 
     # --- paho callbacks (network thread) -----------------------------------------
 

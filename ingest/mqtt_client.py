@@ -19,12 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from core.mqtt import Session, new_client
 from ingest import metrics
 
 log = logging.getLogger(__name__)
@@ -65,16 +64,14 @@ class Subscriber:
         self._generation = 0
         self._lock = threading.Lock()
         self.connected = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=config.client_id,
-            protocol=mqtt.MQTTv5,
+        self._client = new_client(
+            config.client_id,
+            username=config.username,
+            password=config.password,
+            tls=ssl.create_default_context(cafile=config.ca_file) if config.tls else None,
+            session=Session(config.session_expiry_s, receive_maximum=config.receive_maximum),
             manual_ack=True,
         )
-        if config.username is not None:
-            self._client.username_pw_set(config.username, config.password)
-        if config.tls:
-            self._client.tls_set_context(ssl.create_default_context(cafile=config.ca_file))
         self._client.max_inflight_messages_set(config.receive_maximum)
         # Every second, not backing off: after a broker restart the share group's
         # subscriptions are gone until ingest subscribes again, and devices are told
@@ -109,16 +106,11 @@ class Subscriber:
         return f"$share/{group}/{topic}" if group else topic
 
     def start(self) -> None:
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.config.session_expiry_s
-        properties.ReceiveMaximum = self.config.receive_maximum
-        # connect_async: a broker that is down at start is retried, not fatal.
+        # connect_async: a broker that is down at start is retried, not fatal. The
+        # persistent session (clean start off, expiry, Receive Maximum) comes with the
+        # client (core.mqtt.Session).
         self._client.connect_async(
-            self.config.host,
-            self.config.port,
-            keepalive=self.config.keepalive_s,
-            clean_start=False,
-            properties=properties,
+            self.config.host, self.config.port, keepalive=self.config.keepalive_s
         )
         self._client.loop_start()
 

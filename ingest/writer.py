@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.types.json import Jsonb
 
+from core import notify_channels
 from ingest.messages import Decoded, Event, Reading, Rejected, Status
 from ingest.signals import Signal
 from ingest.state import VALUE_FIELDS, DeviceState, advance
 
 READING_COLUMNS = ("device_id", "ts", "msg_id", "received_at", *VALUE_FIELDS, "extra")
 EVENT_COLUMNS = ("device_id", "ts", "msg_id", "received_at", "event", "detail")
-OUTBOX_CHANNEL = "nuanxin_outbox"
 M = TypeVar("M", Reading, Event)
 
 STAGING_SQL = """
@@ -210,4 +210,4 @@ def _store_signals(conn: psycopg.Connection[Any], signals: list[Signal]) -> None
                     Jsonb(s.detail),
                 )
             )
-    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    conn.execute(f"NOTIFY {notify_channels.OUTBOX}")

@@ -27,9 +27,11 @@ from typing import Any, Final, Self
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from core.mqtt import new_client
 
 QOS: Final = 1  # the contract's QoS for every device topic
 CONNECT_TIMEOUT_S: Final = 5.0
@@ -178,19 +180,17 @@ class Connection:
         max_inflight: int = UNLIMITED_INFLIGHT,
     ) -> None:
         self.endpoint, self.username = endpoint, username
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
+        self.client = new_client(
             # The broker binds every account to its username as client id.
-            client_id=client_id or username,
-            protocol=mqtt.MQTTv5,
+            client_id or username,
+            username=username,
+            password=password,
+            tls=endpoint.tls,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
             reconnect_on_failure=False,
         )
-        self.client.username_pw_set(username, password)
         self.client.max_inflight_messages_set(max_inflight)
         self.client.max_queued_messages_set(0)
-        self.client.connect_timeout = CONNECT_TIMEOUT_S
-        if endpoint.tls is not None:
-            self.client.tls_set_context(endpoint.tls)
         if will is not None:
             self.client.will_set(will.topic, will.payload, qos=QOS, retain=will.retain)
         self._keepalive_s = keepalive_s

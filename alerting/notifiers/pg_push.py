@@ -1,5 +1,5 @@
 """App push across processes: the engine publishes on a PostgreSQL channel, and every API
-process forwards what it hears to its connected staff apps (`PushHub`). So pushes reach
+process forwards what it hears to its connected staff apps (`api.stream.LiveHub`). So pushes reach
 the app whether the engine runs inside `nuanxin serve` or as its own process."""
 
 import json
@@ -9,9 +9,9 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerting.notifiers.base import DeliveryStatus, Message, SendResult
+from core import notify_channels
 from core.vocabulary import Channel
 
-PUSH_CHANNEL: Final = "nuanxin_push"
 PROVIDER: Final = "push"
 
 
@@ -34,7 +34,7 @@ class PgPushNotifier:
         )
         try:
             with self._pool.connection() as conn:
-                conn.execute("SELECT pg_notify(%s, %s)", (PUSH_CHANNEL, payload))
+                conn.execute("SELECT pg_notify(%s, %s)", (notify_channels.PUSH, payload))
         except psycopg.DataError as exc:  # e.g. a payload over NOTIFY's 8,000 bytes
             return SendResult.failure(PROVIDER, f"database: {exc}", retryable=False)
         except Exception as exc:  # the database is the transport; it may be down

@@ -1,5 +1,5 @@
 """The contract every notifier keeps, run against each one's local peer over real HTTP
-(for app push, the in-process hub and the PostgreSQL channel between processes):
+(for app push, the PostgreSQL channel every API process listens on):
 
 - a send reaches the provider, which records exactly what the real provider would get;
 - a refusal that will repeat (bad number, bad URL, …) is a failed, non-retryable result;
@@ -19,13 +19,13 @@ from psycopg_pool import ConnectionPool
 
 from alerting.notifiers.aliyun_sms import AliyunSmsConfig, AliyunSmsNotifier
 from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier
-from alerting.notifiers.pg_push import PUSH_CHANNEL, PgPushNotifier
-from alerting.notifiers.push import PushHub, PushNotifier
+from alerting.notifiers.pg_push import PgPushNotifier
 from alerting.notifiers.twilio_http import TwilioConfig
 from alerting.notifiers.twilio_sms import TwilioSmsNotifier
 from alerting.notifiers.twilio_voice import TwilioVoiceNotifier, alert_twiml
 from alerting.notifiers.webhook import WebhookConfig, WebhookFormat, WebhookNotifier, WebhookRoute
 from alerting.templates import ALIYUN_TEMPLATES, Form, Layout
+from core import notify_channels
 from simulators.aliyun_sms_server import AliyunSmsServer
 from simulators.twilio_server import TwilioServer
 from tests.alerting.peers import HttpPeer, dingtalk_sign
@@ -45,7 +45,6 @@ class Peer:
     reject: Callable[[], None]  # the provider will refuse this message again and again
     overload: Callable[[], None]  # the provider refuses it for now
     down: Callable[[], None]  # the provider cannot be reached
-    down_retryable: bool = True
 
 
 @contextmanager
@@ -223,32 +222,10 @@ def generic_webhook() -> Iterator[Peer]:
 
 
 @contextmanager
-def app_push() -> Iterator[Peer]:
-    hub = PushHub(queue_size=2)
-    client = hub.subscribe("user-7")
-    msg = message(Channel.APP, "user-7", Form.CHAT)
-
-    def fill_queue() -> None:
-        while not client.full():
-            client.put_nowait(msg)
-
-    yield Peer(
-        PushNotifier(hub),
-        msg,
-        received=lambda: list(client.queue),
-        expected=msg,
-        reject=lambda: hub.unsubscribe("user-7", client),
-        overload=fill_queue,
-        down=lambda: hub.unsubscribe("user-7", client),
-        down_retryable=False,  # nobody connected: the policy's other channels take over
-    )
-
-
-@contextmanager
 def pg_push() -> Iterator[Peer]:
     """What production uses: the engine NOTIFYs, every API process LISTENs."""
     with throwaway_database() as url, psycopg.connect(url, autocommit=True) as listener:
-        listener.execute(f"LISTEN {PUSH_CHANNEL}")
+        listener.execute(f"LISTEN {notify_channels.PUSH}")
         pool = ConnectionPool(url, min_size=1, max_size=1, open=True)
         msg = message(Channel.APP, "user-7", Form.CHAT)
         peer = Peer(
@@ -279,7 +256,6 @@ PEERS: dict[str, Callable[[], AbstractContextManager[Peer]]] = {
     "wecom": wecom,
     "dingtalk": dingtalk,
     "generic_webhook": generic_webhook,
-    "app_push": app_push,
     "pg_push": pg_push,
 }
 
@@ -333,7 +309,7 @@ def test_an_unreachable_provider_is_a_result_not_an_exception(peer: Peer) -> Non
     result = peer.notifier.send(peer.message)
 
     assert result.status == DeliveryStatus.FAILED
-    assert result.retryable is peer.down_retryable
+    assert result.retryable is True
     assert result.error
 
 

@@ -17,10 +17,11 @@ from psycopg_pool import ConnectionPool
 
 from alerting.dispatch import Dispatcher
 from alerting.engine import utc_now
-from alerting.notifiers.pg_push import PUSH_CHANNEL, PgPushNotifier
+from alerting.notifiers.pg_push import PgPushNotifier
 from alerting.planner import Channels
 from api.app import create_app
 from api.stream import LiveHub, ServerEvent
+from core import notify_channels
 from core.settings import Settings
 from device_registry.access import Actor, Role
 from device_registry.provisioning import BrokerAdmin
@@ -386,7 +387,7 @@ def test_a_push_about_an_alert_outside_the_users_scope_never_reaches_their_strea
                 payload = {"user_id": other_user, "notification_id": 0, "alert_id": alert_id}
                 conn.execute(
                     "SELECT pg_notify(%s, %s)",
-                    (PUSH_CHANNEL, json.dumps({**payload, "text": f"alert {alert_id}"})),
+                    (notify_channels.PUSH, json.dumps({**payload, "text": f"alert {alert_id}"})),
                 )
         other.next("push", where=lambda e: e.json()["alert_id"] == kbs)
     assert [e.json()["alert_id"] for e in other.seen if e.event == "push"] == [kbs]

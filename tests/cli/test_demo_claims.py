@@ -9,14 +9,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from cli.database import with_database
 from cli.demo_claim import CLAIM_TOPIC, BrokerClaim
 from cli.demo_database import DEMO_MARK, DatabaseClaim, DemoError, claim
+from core.mqtt import new_client
 from tests.support.anonymous_broker import anonymous_broker
 from tests.support.servers import PG_ADMIN_URL, throwaway_database
 
@@ -187,7 +186,7 @@ def test_a_demo_that_dies_leaves_the_broker_free(broker_port: int) -> None:
 def retained_claim(port: int) -> str | None:
     """The retained claim on the broker, if any (read by a client that keeps nothing)."""
     got: list[bytes] = []
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = new_client(f"claim-reader-{uuid.uuid4().hex[:8]}")
     client.on_message = lambda c, u, message: got.append(bytes(message.payload))
     client.connect("127.0.0.1", port)
     client.subscribe(CLAIM_TOPIC, qos=1)

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from core.mqtt import Session, new_client
 from tests.support.servers import free_port
 
 
@@ -55,7 +55,7 @@ def session_present(client_id: str, port: int, host: str = "127.0.0.1") -> bool:
     """Whether the broker still holds a session for `client_id`: a CONNECT with
     clean_start=False is answered with session_present when it does. The probe itself
     asks to keep nothing (session expiry 0)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client = new_client(client_id, session=Session(resume=True))
     answers: list[bool] = []
 
     def on_connect(
@@ -68,7 +68,7 @@ def session_present(client_id: str, port: int, host: str = "127.0.0.1") -> bool:
         answers.append(bool(flags.session_present))
 
     client.on_connect = on_connect
-    client.connect(host, port, keepalive=5, clean_start=False)
+    client.connect(host, port, keepalive=5)
     deadline = time.monotonic() + 5
     while not answers and time.monotonic() < deadline:
         client.loop(timeout=0.1)

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Self
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from core.mqtt import Session, new_client
 from tests.support.broker import BrokerInfo
 
 TIMEOUT_S = 5.0
@@ -45,24 +45,22 @@ class TestClient:
         session_expiry_s: int = 0,
         manual_ack: bool = False,
     ) -> None:
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
+        if tls:
+            assert broker.ca_file is not None and broker.tls_port is not None
+        self.client = new_client(
             # An account logs in only with its own username as client id (the broker binds
             # them); anonymous clients, on brokers that allow them, get a random one.
-            client_id=client_id or username or f"test-{uuid.uuid4().hex[:10]}",
-            protocol=mqtt.MQTTv5,
+            client_id or username or f"test-{uuid.uuid4().hex[:10]}",
+            username=username,
+            password=password,
+            tls=ssl.create_default_context(cafile=str(broker.ca_file)) if tls else None,
+            # A persistent session (session_expiry_s > 0) is resumed, not started afresh.
+            session=Session(expiry_s=session_expiry_s),
             reconnect_on_failure=False,
             manual_ack=manual_ack,
         )
-        # A persistent session (session_expiry_s > 0) is resumed, not started afresh.
-        self.session_expiry_s = session_expiry_s
-        if username is not None:
-            self.client.username_pw_set(username, password)
         if will is not None:
             self.client.will_set(will[0], will[1], qos=1, retain=True)
-        if tls:
-            assert broker.ca_file is not None and broker.tls_port is not None
-            self.client.tls_set_context(ssl.create_default_context(cafile=str(broker.ca_file)))
         self.host = broker.host
         self.port = broker.tls_port if tls else broker.port
         self.messages: queue.Queue[Received] = queue.Queue()
@@ -80,16 +78,8 @@ class TestClient:
 
     def connect(self) -> ReasonCode:
         """Connect and return the CONNACK reason code (success or refusal)."""
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.session_expiry_s
         assert self.port is not None
-        self.client.connect(
-            self.host,
-            self.port,
-            keepalive=30,
-            clean_start=self.session_expiry_s == 0,
-            properties=properties,
-        )
+        self.client.connect(self.host, self.port, keepalive=30)
         self.client.loop_start()
         if not self._connack_received.wait(TIMEOUT_S) or self.connack is None:
             raise AssertionError("no CONNACK")

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from core.mqtt import new_client
 from tests.support.broker import BrokerInfo
 
 
@@ -15,12 +15,8 @@ class Publisher:
     """One MQTT 5 connection; `publish_all` returns once every PUBACK arrived."""
 
     def __init__(self, broker: BrokerInfo, username: str, password: str) -> None:
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=username,  # the broker binds every account to it
-            protocol=mqtt.MQTTv5,
-        )
-        self.client.username_pw_set(username, password)
+        # the broker binds every account to its username as client id
+        self.client = new_client(username, username=username, password=password)
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
         self._acked = 0
