@@ -12,8 +12,18 @@ import pytest
 from tests.support.servers import REPO_ROOT
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("core", "cli", "embedded", "bench", "ingest", "alerting", "device_registry")
-PACKAGES += ("api", "simulators", "migrations")
+PACKAGES = (
+    "core",
+    "cli",
+    "embedded",
+    "bench",
+    "ingest",
+    "alerting",
+    "device_registry",
+    "api",
+    "simulators",
+    "migrations",
+)
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

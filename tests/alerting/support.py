@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime
 
-from alerting.notifiers.base import Channel, Locale, Message
+from alerting.notifiers.base import Locale, Message
 from alerting.templates import AlertFacts, AlertKind, Form, alert_key, render
+from core.vocabulary import Channel
 
 # 08:15 in Ordos
 AT = datetime(2026, 11, 28, 0, 15, 2, tzinfo=UTC)

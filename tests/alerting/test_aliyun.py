@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from alerting.notifiers.aliyun_sms import AliyunSmsConfig, AliyunSmsNotifier, mainland_number
-from alerting.notifiers.base import Channel, DeliveryStatus, Message
+from alerting.notifiers.base import DeliveryStatus, Message
 from alerting.templates import (
     ALIYUN_TEMPLATES,
     REMINDER_KEY,
@@ -18,6 +18,7 @@ from alerting.templates import (
     Layout,
     render,
 )
+from core.vocabulary import Channel
 from simulators.aliyun_sms_server import AliyunSmsServer
 from tests.alerting.support import ABROAD, ALIYUN_CODES, MAINLAND, message
 

@@ -13,10 +13,11 @@ from psycopg.types.json import Jsonb
 from alerting.channels import build_notifiers
 from alerting.dispatch import Dispatcher
 from alerting.engine import AlertEngine
-from alerting.notifiers.base import Channel, Message, Notifier, SendResult
+from alerting.notifiers.base import Message, Notifier, SendResult
 from core.db import open_pool
 from core.settings import Settings
 from core.types import EventKind
+from core.vocabulary import Channel
 from embedded.postgres import EmbeddedPostgres
 from ingest import writer
 from ingest.messages import Event
@@ -91,9 +92,9 @@ def _seed(url: str) -> None:
 
 def _run(postgres: EmbeddedPostgres, twilio: TwilioServer) -> None:
     settings = Settings(
-        database_url=postgres.url,  # type: ignore[arg-type]
+        database_url=postgres.url,
         twilio_account_sid=twilio.account_sid,
-        twilio_auth_token=twilio.auth_token,  # type: ignore[arg-type]
+        twilio_auth_token=twilio.auth_token,
         twilio_from_number="+14155550000",
         twilio_api_base_url=twilio.url,
     )

@@ -25,9 +25,9 @@ from tests.support.cli import clean_env, start_nuanxin
 
 def wall_clock_stack_settings(stack: AlertingStack) -> Settings:
     return Settings(
-        database_url=stack.database_url,  # type: ignore[arg-type]
+        database_url=stack.database_url,
         twilio_account_sid=stack.twilio.account_sid,
-        twilio_auth_token=stack.twilio.auth_token,  # type: ignore[arg-type]
+        twilio_auth_token=stack.twilio.auth_token,
         twilio_from_number="+14155550000",
         twilio_api_base_url=stack.twilio.url,
     )

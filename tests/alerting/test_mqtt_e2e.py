@@ -59,10 +59,10 @@ def wired(tmp_path: Path) -> Iterator[Wired]:
 
 def _ingest(stack: AlertingStack, broker: BrokerInfo) -> IngestService:
     settings = Settings(
-        database_url=stack.database_url,  # type: ignore[arg-type]
-        mqtt_url=f"mqtt://{broker.host}:{broker.port}",  # type: ignore[arg-type]
+        database_url=stack.database_url,
+        mqtt_url=f"mqtt://{broker.host}:{broker.port}",
         mqtt_username="nuanxin-ingest",
-        mqtt_password="ingest-secret-0123456789",  # type: ignore[arg-type]
+        mqtt_password="ingest-secret-0123456789",
     )
     ingest = IngestService(ingest_config(settings), on_signals=stack.service.wake)
     ingest.start()

@@ -18,7 +18,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from alerting.notifiers.aliyun_sms import AliyunSmsConfig, AliyunSmsNotifier
-from alerting.notifiers.base import Channel, DeliveryStatus, Message, Notifier
+from alerting.notifiers.base import DeliveryStatus, Message, Notifier
 from alerting.notifiers.pg_push import PgPushNotifier
 from alerting.notifiers.twilio_http import TwilioConfig
 from alerting.notifiers.twilio_sms import TwilioSmsNotifier
@@ -26,6 +26,7 @@ from alerting.notifiers.twilio_voice import TwilioVoiceNotifier, alert_twiml
 from alerting.notifiers.webhook import WebhookConfig, WebhookFormat, WebhookNotifier, WebhookRoute
 from alerting.templates import ALIYUN_TEMPLATES, Form, Layout
 from core import notify_channels
+from core.vocabulary import Channel
 from simulators.aliyun_sms_server import AliyunSmsServer
 from simulators.twilio_server import TwilioServer
 from tests.alerting.peers import HttpPeer, dingtalk_sign

@@ -14,6 +14,7 @@ from alerting.dispatch import record_delivery
 from alerting.notifiers.base import DeliveryStatus
 from alerting.templates import AckOutcome
 from core.types import EventKind
+from core.vocabulary import Outcome
 from tests.support.alerting_stack import (
     DAUGHTER,
     SON,
@@ -256,7 +257,7 @@ def test_critical_alert_closes_only_by_a_person(stack: AlertingStack) -> None:
     assert alert["status"] == "notified" and alert["condition_cleared_at"] is not None
     with stack.pool.connection() as conn:
         lifecycle.resolve(
-            conn, alert["id"], "user:liu", lifecycle.Outcome.FALSE_ALARM, "厨房油烟", stack.clock()
+            conn, alert["id"], "user:liu", Outcome.FALSE_ALARM, "厨房油烟", stack.clock()
         )
     assert stack.alerts()[0]["status"] == "resolved"
     assert stack.alerts()[0]["outcome"] == "false_alarm"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from alerting.notifiers.base import Channel, DeliveryStatus
+from alerting.notifiers.base import DeliveryStatus
 from alerting.notifiers.twilio_http import (
     TWILIO_CALL_STATUS,
     TWILIO_MESSAGE_STATUS,
@@ -18,6 +18,7 @@ from alerting.notifiers.twilio_http import (
 from alerting.notifiers.twilio_sms import TwilioSmsNotifier
 from alerting.notifiers.twilio_voice import TwilioVoiceNotifier
 from alerting.templates import Form
+from core.vocabulary import Channel
 from simulators.twilio_server import TwilioServer, gather_action
 from tests.alerting.peers import HttpPeer, Received
 from tests.alerting.support import ABROAD, FROM_NUMBER, MAINLAND, message

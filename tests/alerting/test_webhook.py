@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerting.notifiers.base import Channel, DeliveryStatus
+from alerting.notifiers.base import DeliveryStatus
 from alerting.notifiers.webhook import (
     WebhookConfig,
     WebhookFormat,
@@ -17,6 +17,7 @@ from alerting.notifiers.webhook import (
     route_for,
 )
 from alerting.templates import Form
+from core.vocabulary import Channel
 from tests.alerting.peers import HttpPeer
 from tests.alerting.support import message
 

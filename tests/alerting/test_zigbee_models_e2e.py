@@ -105,10 +105,10 @@ def home(tmp_path: Path) -> Iterator[Home]:
                 (PIR_NAME,),
             )
         settings = Settings(
-            database_url=stack.database_url,  # type: ignore[arg-type]
-            mqtt_url=f"mqtt://{broker.host}:{broker.port}",  # type: ignore[arg-type]
+            database_url=stack.database_url,
+            mqtt_url=f"mqtt://{broker.host}:{broker.port}",
             mqtt_username="nuanxin-ingest",
-            mqtt_password=INGEST_PASSWORD,  # type: ignore[arg-type]
+            mqtt_password=INGEST_PASSWORD,
         )
         ingest = IngestService(ingest_config(settings), on_signals=stack.service.wake)
         ingest.start()

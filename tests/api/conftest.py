@@ -63,7 +63,7 @@ def world(pool: ConnectionPool, provisioner: BrokerAdmin) -> World:
 def client(
     database_url: str, pool: ConnectionPool, provisioner: BrokerAdmin, world: World
 ) -> Iterator[TestClient]:
-    settings = Settings(database_url=database_url)  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url)
     with TestClient(create_app(settings, pool, provisioner)) as client:
         yield client
 

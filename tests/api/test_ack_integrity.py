@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 from alerting import lifecycle
 from alerting.engine import utc_now
 from alerting.notifiers.callbacks import CallbackPath, callback_url
+from core.vocabulary import Outcome
 from device_registry import contacts
 from device_registry.access import system_actor
 from device_registry.provisioning import BrokerAdmin
@@ -68,7 +69,7 @@ def opened(stack: TwilioStack, pool: ConnectionPool, world: World) -> Iterator[O
     with pool.connection() as conn:
         for alert_id in ids:
             if alert_row(pool, alert_id)["status"] != "resolved":
-                lifecycle.resolve(conn, alert_id, "test", lifecycle.Outcome.OTHER, "", utc_now())
+                lifecycle.resolve(conn, alert_id, "test", Outcome.OTHER, "", utc_now())
 
 
 def family_reply(stack: TwilioStack, body: str) -> Callback:
@@ -197,7 +198,7 @@ def test_replies_to_acknowledged_or_closed_alerts_change_nothing_and_say_so(
     assert f"警报#{alert}已有人确认" in stack.reply(FAMILY_PHONE, f"1#{alert}").text
     assert "目前没有需要您确认的警报" in stack.reply(FAMILY_PHONE, "1").text
     with pool.connection() as conn:
-        lifecycle.resolve(conn, alert, "test", lifecycle.Outcome.HANDLED, "", utc_now())
+        lifecycle.resolve(conn, alert, "test", Outcome.HANDLED, "", utc_now())
     assert f"警报#{alert}已处理完毕" in stack.reply(FAMILY_PHONE, f"1#{alert}").text
     after = alert_row(pool, alert)
     assert after["acknowledged_at"] == acknowledged["acknowledged_at"]

@@ -51,7 +51,7 @@ def app(
     world: World,
     clock: ManualClock,
 ) -> Iterator[FastAPI]:
-    settings = Settings(database_url=database_url)  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url)
     yield create_app(settings, pool, provisioner, clock=clock)
 
 
@@ -60,7 +60,8 @@ def sign_in(app: FastAPI, username: str, password: str, address: str = "10.0.0.1
     response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
     if response.status_code == 429:
         assert int(response.headers["Retry-After"]) >= 1
-    return response.status_code
+    status: int = response.status_code  # TestClient's requests are typed as returning Any
+    return status
 
 
 def test_five_failures_per_address_across_usernames(app: FastAPI, world: World) -> None:

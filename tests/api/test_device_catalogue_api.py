@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core import catalog
-from core.types import EventKind
+from core.types import DeviceType, EventKind
 from device_registry.provisioning import BrokerAdmin
 from ingest import writer
 from ingest.directory import DatabaseDirectory
@@ -269,7 +269,7 @@ def test_a_native_device_without_a_model_needs_no_warning(
     response = register(client, world, auth)
     assert response.status_code == 201, response.text
     assert response.json()["warnings"] == []
-    assert response.json()["heartbeat_interval_s"] == catalog.KINDS["smoke"].heartbeat_s
+    assert response.json()["heartbeat_interval_s"] == catalog.KINDS[DeviceType.SMOKE].heartbeat_s
 
 
 # --- the installation check through the platform path ----------------------------------

@@ -36,7 +36,7 @@ WEAK = {
 def base(
     database_url: str, pool: ConnectionPool, provisioner: BrokerAdmin, world: World
 ) -> Iterator[str]:
-    settings = Settings(database_url=database_url)  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url)
     with serve(create_app(settings, pool, provisioner)) as base:
         yield base
 

@@ -7,7 +7,7 @@ the whole of 127/8 to the server on 127.0.0.1, so each is a real peer address.""
 
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx
@@ -102,7 +102,7 @@ def test_an_attackers_failures_do_not_stop_the_right_password_from_another_addre
     assert sign_in(base, username, PASSWORD, PERSON) == 200
 
 
-FORWARDED_HEADERS = {
+FORWARDED_HEADERS: dict[str, Callable[[int], dict[str, str]]] = {
     "x-forwarded-for": lambda n: {"X-Forwarded-For": f"198.51.100.{n}"},
     "forwarded": lambda n: {"Forwarded": f"for=198.51.100.{n}"},
 }

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from alerting import lifecycle
 from alerting.engine import utc_now
 from alerting.notifiers.callbacks import CallbackPath, callback_url
+from core.vocabulary import Outcome
 from device_registry.provisioning import BrokerAdmin
 from simulators.twilio_server import gather_action
 from tests.support.api_alerts import (
@@ -46,7 +47,7 @@ def alert(stack: TwilioStack, pool: ConnectionPool, world: World) -> Iterator[in
     stack.twilio.set_call_outcome(WORKER_PHONE, "completed")
     with pool.connection() as conn:
         if alert_row(pool, alert_id)["status"] != "resolved":
-            lifecycle.resolve(conn, alert_id, "test", lifecycle.Outcome.OTHER, "", utc_now())
+            lifecycle.resolve(conn, alert_id, "test", Outcome.OTHER, "", utc_now())
 
 
 def test_status_callbacks_mark_the_sms_delivered(stack: TwilioStack, alert: int) -> None:

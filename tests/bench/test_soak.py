@@ -2,7 +2,9 @@
 a growing queue), and one short real run against `nuanxin serve`."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any, TypedDict, Unpack, cast
 
 import pytest
 
@@ -40,12 +42,30 @@ CLEAN = Tally(
 )
 
 
-def minutes(count: int = 30, **series: list[object]) -> list[Sample]:
+class Series(TypedDict, total=False):
+    """One value a minute for a field of `Sample`, typed as that field is."""
+
+    rss_mb: Sequence[float]
+    pg_connections: Sequence[int]
+    mqtt_connections: Sequence[int | None]
+    backlog: Sequence[int]
+    outbox_unprocessed: Sequence[int]
+    notifications_pending: Sequence[int]
+    broker_queued: Sequence[int | None]
+    commit_ms: Sequence[Percentiles]
+    sms_ms: Sequence[Percentiles]
+
+
+def minutes(count: int = 30, **series: Unpack[Series]) -> list[Sample]:
     """`count` samples a minute apart, flat unless a field is given as a series."""
-    return [
-        replace(FLAT, t_s=60.0 * (i + 1), **{name: values[i] for name, values in series.items()})
-        for i in range(count)
-    ]
+
+    def at(i: int) -> dict[str, Any]:
+        # Series has typed each value as its field is; items() of a TypedDict yields object,
+        # so the cast only restates that every value is a sequence.
+        columns = cast(dict[str, Sequence[Any]], series)
+        return {name: values[i] for name, values in columns.items()}
+
+    return [replace(FLAT, t_s=60.0 * (i + 1), **at(i)) for i in range(count)]
 
 
 def failures(samples: list[Sample], tally: Tally = CLEAN) -> list[str]:

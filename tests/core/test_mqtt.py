@@ -36,7 +36,7 @@ class Watched:
         self._connected, self._subscribed = threading.Event(), threading.Event()
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *args: self._subscribed.set()
-        client.on_message = lambda c, u, message: self.messages.put(message.payload)
+        client.on_message = lambda c, u, message: self.messages.put(bytes(message.payload))
 
     def _on_connect(
         self,

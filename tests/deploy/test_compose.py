@@ -270,7 +270,7 @@ def test_ingest_processes_share_one_group_with_their_own_stable_client_ids() -> 
     """An ingest process's client id is its account's username (the broker binds them);
     broker-accounts must create every one of them."""
     ingest = ingest_services()
-    client_ids = [environment_of(s).get("NUANXIN_MQTT_USERNAME") for s in ingest.values()]
+    client_ids = [environment_of(s).get("NUANXIN_MQTT_USERNAME", "") for s in ingest.values()]
     accounts = environment_of(services()["broker-accounts"])["NUANXIN_MQTT_PLATFORM_USERNAMES"]
     assert sorted(yaml.safe_load(accounts)) == sorted(client_ids)
     groups = {environment_of(s).get("NUANXIN_INGEST_SHARE_GROUP") for s in ingest.values()}

@@ -51,9 +51,13 @@ PER_OPERATION = settings(
     suppress_health_check=list(HealthCheck),
 )
 Auth = Callable[[str], dict[str, str]]
+# schemathesis's generics name its own parameter, response and schema classes; the sweep
+# reads only an operation's method, path and parameters, so they stay open.
+Operation = APIOperation[Any, Any, Any, Any]
+OperationCase = Case[Operation]
 
 
-def check(case: Case, headers: dict[str, str]) -> None:
+def check(case: OperationCase, headers: dict[str, str]) -> None:
     response = case.call(headers=headers)
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} {case.query} {case.body!r}: "
@@ -61,12 +65,12 @@ def check(case: Case, headers: dict[str, str]) -> None:
     )
 
 
-def fuzz_operation(operation: APIOperation, headers: dict[str, str]) -> None:
+def fuzz_operation(operation: Operation, headers: dict[str, str]) -> None:
     for mode in MODES:
 
         @PER_OPERATION
         @given(case=operation.as_strategy(generation_mode=mode))
-        def call(case: Case) -> None:
+        def call(case: OperationCase) -> None:
             check(case, headers)
 
         try:
@@ -77,7 +81,7 @@ def fuzz_operation(operation: APIOperation, headers: dict[str, str]) -> None:
                 raise
 
 
-def cover_operation(schema: BaseSchema, operation: APIOperation, headers: dict[str, str]) -> None:
+def cover_operation(schema: BaseSchema, operation: Operation, headers: dict[str, str]) -> None:
     config = schema.config.generation_for(operation=operation)
     cases = schema.iter_coverage_cases(
         operation, generation_modes=list(MODES), generation_config=config
@@ -100,13 +104,13 @@ def api_schema(client: TestClient) -> BaseSchema:
     return schema.exclude(path_regex=EXCLUDED_PATHS)
 
 
-def operations(schema: BaseSchema) -> Iterator[APIOperation]:
+def operations(schema: BaseSchema) -> Iterator[Operation]:
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         yield result.ok()
 
 
-def run_all(schema: BaseSchema, run: Callable[[APIOperation], None]) -> None:
+def run_all(schema: BaseSchema, run: Callable[[Operation], None]) -> None:
     """Every operation runs; all failures are reported at once."""
     count, failures = 0, list[str]()
     for operation in operations(schema):
@@ -145,7 +149,7 @@ HOSTILE_BODY = (*INTEGERS, float("nan"), float("inf"), "\ud800", "\x00", None)
 HOSTILE_URL = (*INTEGERS, "NaN", "Infinity", "\x00")
 
 
-def first_valid_case(schema: BaseSchema, operation: APIOperation) -> Case | None:
+def first_valid_case(schema: BaseSchema, operation: Operation) -> OperationCase | None:
     config = schema.config.generation_for(operation=operation)
     cases = schema.iter_coverage_cases(
         operation, generation_modes=[GenerationMode.POSITIVE], generation_config=config
@@ -153,7 +157,7 @@ def first_valid_case(schema: BaseSchema, operation: APIOperation) -> Case | None
     return next(iter(cases), None)
 
 
-def hostile_requests(case: Case) -> Iterator[tuple[str, str, dict[str, Any], Any]]:
+def hostile_requests(case: OperationCase) -> Iterator[tuple[str, str, dict[str, Any], Any]]:
     """(what was replaced, path, query, body) for each value replaced in turn."""
     body = case.body if isinstance(case.body, dict) else None
     for name in case.path_parameters or {}:
@@ -165,12 +169,17 @@ def hostile_requests(case: Case) -> Iterator[tuple[str, str, dict[str, Any], Any
         for value in HOSTILE_URL:
             yield f"query {name}={value!r}", path, {**case.query, name: str(value)}, body
     for name in body or {}:
-        for value in HOSTILE_BODY:
-            yield f"body {name}={value!r}", path, case.query or {}, {**(body or {}), name: value}
+        for hostile in HOSTILE_BODY:
+            yield (
+                f"body {name}={hostile!r}",
+                path,
+                case.query or {},
+                {**(body or {}), name: hostile},
+            )
 
 
 def sweep_operation(
-    client: TestClient, schema: BaseSchema, operation: APIOperation, headers: dict[str, str]
+    client: TestClient, schema: BaseSchema, operation: Operation, headers: dict[str, str]
 ) -> None:
     case = first_valid_case(schema, operation)
     if case is None:

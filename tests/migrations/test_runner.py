@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import TupleRow
 
 from core.errors import MigrationError, UnknownMigration
 from core.settings import TimescaleMode
@@ -117,7 +118,7 @@ def test_concurrent_runs_apply_each_file_once(empty_database: str) -> None:
     assert [name for name, _ in recorded(empty_database)] == PACKAGED
 
 
-def _wait_for_lock_waiters(conn: psycopg.Connection[object], expected: int) -> None:
+def _wait_for_lock_waiters(conn: psycopg.Connection[TupleRow], expected: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         row = conn.execute(

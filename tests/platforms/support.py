@@ -57,10 +57,10 @@ def register_platform_devices(database_url: str) -> None:
 
 def settings_for(database_url: str) -> Settings:
     return Settings(
-        database_url=database_url,  # type: ignore[arg-type]
-        ctwing_push_token=CTWING_TOKEN,  # type: ignore[arg-type]
-        onenet_push_token=ONENET_TOKEN,  # type: ignore[arg-type]
-        onenet_aes_key=ONENET_AES,  # type: ignore[arg-type]
+        database_url=database_url,
+        ctwing_push_token=CTWING_TOKEN,
+        onenet_push_token=ONENET_TOKEN,
+        onenet_aes_key=ONENET_AES,
     )
 
 

@@ -44,7 +44,10 @@ def test_compression_and_retention_jobs_exist(timescale: Storage) -> None:
             "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs"
             " WHERE hypertable_name IN ('readings', 'events')"
         ).fetchall()
-    by_kind = {(str(proc), str(table)): config for proc, table, config in jobs}
+    by_kind: dict[tuple[str, str], dict[str, object]] = {}
+    for proc, table, config in jobs:
+        assert isinstance(config, dict), f"{proc} on {table}: config {config!r}"
+        by_kind[(str(proc), str(table))] = config
     assert by_kind[("policy_compression", "readings")]["compress_after"] == "7 days"
     assert by_kind[("policy_compression", "events")]["compress_after"] == "7 days"
     assert by_kind[("policy_retention", "readings")]["drop_after"] == "400 days"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -150,6 +150,28 @@ def seed(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return ids
 
 
+class AliyunSettings(TypedDict, total=False):
+    """The settings that point Alibaba Cloud SMS at the local server."""
+
+    aliyun_sms_access_key_id: str
+    aliyun_sms_access_key_secret: str
+    aliyun_sms_template_alert: str
+    aliyun_sms_template_reminder: str
+    aliyun_sms_endpoint: str
+    aliyun_sms_protocol: str
+
+
+def aliyun_settings(server: AliyunSmsServer) -> AliyunSettings:
+    return {
+        "aliyun_sms_access_key_id": "LTAI-test",
+        "aliyun_sms_access_key_secret": "aliyun-secret",
+        "aliyun_sms_template_alert": "SMS_100001",
+        "aliyun_sms_template_reminder": "SMS_100002",
+        "aliyun_sms_endpoint": server.endpoint,
+        "aliyun_sms_protocol": "http",
+    }
+
+
 @contextmanager
 def alerting_stack(*, aliyun: bool = False) -> Iterator[AlertingStack]:
     with throwaway_database() as url, TwilioServer() as twilio:
@@ -158,23 +180,12 @@ def alerting_stack(*, aliyun: bool = False) -> Iterator[AlertingStack]:
             migrate(conn, discover(PACKAGED_DIR))
             ids = seed(conn)
         settings = Settings(
-            database_url=url,  # type: ignore[arg-type]
+            database_url=url,
             twilio_account_sid=twilio.account_sid,
-            twilio_auth_token=twilio.auth_token,  # type: ignore[arg-type]
+            twilio_auth_token=twilio.auth_token,
             twilio_from_number="+14155550000",
             twilio_api_base_url=twilio.url,
-            **(
-                {
-                    "aliyun_sms_access_key_id": "LTAI-test",
-                    "aliyun_sms_access_key_secret": "aliyun-secret",
-                    "aliyun_sms_template_alert": "SMS_100001",
-                    "aliyun_sms_template_reminder": "SMS_100002",
-                    "aliyun_sms_endpoint": aliyun_server.endpoint,
-                    "aliyun_sms_protocol": "http",
-                }
-                if aliyun_server
-                else {}
-            ),
+            **(aliyun_settings(aliyun_server) if aliyun_server else {}),
         )
         pool = open_pool(url, name="alerting-test", max_size=4)
         clock = ManualClock()

@@ -54,7 +54,7 @@ def build_world(conn: psycopg.Connection[Any], provisioner: CredentialProvisione
         world.communities[key] = districts.create_community(
             conn, root, district.id, CommunityCreate(name=community)
         ).id
-    for key, district, name, address in (
+    for key, district_key, name, address in (
         ("east_a", "east", "王秀英", "东胜区富兴南路12号3单元201"),
         ("east_b", "east", "李建国", "东胜区天骄路8号1单元502"),
         ("kbs", "kbs", "张桂兰", "康巴什区青春山街道5号"),
@@ -63,7 +63,7 @@ def build_world(conn: psycopg.Connection[Any], provisioner: CredentialProvisione
             conn,
             root,
             ElderCreate(
-                community_id=world.communities[district],
+                community_id=world.communities[district_key],
                 name=name,
                 id_card="150602194503120021",
                 birth_year=1945,
