@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.databases import migrated_database
 from tests.support.fixtures_broker import broker, tls_broker  # noqa: F401
 from tests.support.servers import throwaway_database, timescaledb_server
 
@@ -13,6 +14,13 @@ from tests.support.servers import throwaway_database, timescaledb_server
 def empty_database() -> Iterator[str]:
     """URL of a new, empty PostgreSQL database, dropped after the test."""
     with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+def migrated_database_url() -> Iterator[str]:
+    """URL of a new database with the packaged schema, dropped after the test."""
+    with migrated_database() as url:
         yield url
 
 

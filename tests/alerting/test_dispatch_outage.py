@@ -21,10 +21,10 @@ from core.vocabulary import Channel
 from embedded.postgres import EmbeddedPostgres
 from ingest import writer
 from ingest.messages import Event
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from simulators.twilio_server import TwilioServer
-from tests.support.alerting_stack import WORKER, ManualClock, seed
+from tests.support.alerting_stack import WORKER, seed
+from tests.support.clock import ManualClock
+from tests.support.databases import migrated
 from tests.support.servers import own_postgres
 
 BUTTONS = ("btn-1", "btn-2", "btn-3")
@@ -68,8 +68,7 @@ def test_a_database_outage_mid_batch_neither_doubles_nor_strands_a_notification(
 
 
 def _seed(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
+    with psycopg.connect(migrated(url), autocommit=True) as conn:
         ids = seed(conn)
         for device_id in BUTTONS[1:]:
             conn.execute(

@@ -14,7 +14,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from core.types import EventKind
-from tests.support.alerting_stack import T0, AlertingStack, alerting_stack
+from tests.support.alerting_stack import AlertingStack, alerting_stack
+from tests.support.clock import T0
 
 
 @pytest.fixture

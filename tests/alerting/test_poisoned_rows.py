@@ -12,7 +12,8 @@ from prometheus_client import REGISTRY
 from alerting import timers
 from alerting.rules import SETTING_RANGES, RuleSettings
 from simulators.demo_world import DEMO_RULES
-from tests.support.alerting_stack import T0, AlertingStack, alerting_stack
+from tests.support.alerting_stack import AlertingStack, alerting_stack
+from tests.support.clock import T0
 
 
 @pytest.fixture

@@ -11,20 +11,14 @@ from api.app import create_app
 from core.db import open_pool
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from tests.support.broker import BrokerInfo, project_broker
-from tests.support.servers import throwaway_database
+from tests.support.databases import migrated_database
 from tests.support.world import PASSWORD, World, build_world
 
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    with throwaway_database() as url:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
+    with migrated_database() as url:
         yield url
 
 

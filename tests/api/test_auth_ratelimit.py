@@ -5,7 +5,7 @@ sleeps. The same attacks over real HTTP: test_signin_attacks.py."""
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -27,15 +27,8 @@ from api.ratelimit import (
 )
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
+from tests.support.clock import ManualClock
 from tests.support.world import PASSWORD, World
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ import subprocess
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
 from api.app import create_app
 from core.settings import Settings
 from device_registry.provisioning import BrokerAdmin
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from tests.support.api_server import serve
 from tests.support.cli import NUANXIN, clean_env
 from tests.support.world import PASSWORD, World
@@ -144,10 +141,8 @@ def test_every_password_field_is_judged(base: str) -> None:
     assert found == PASSWORD_FIELDS
 
 
-def test_the_cli_refuses_a_guessable_password_in_one_line(empty_database: str) -> None:
-    with psycopg.connect(empty_database, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
-    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+def test_the_cli_refuses_a_guessable_password_in_one_line(migrated_database_url: str) -> None:
+    env = clean_env(NUANXIN_DATABASE_URL=migrated_database_url)
 
     def create(username: str, password: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -8,11 +8,10 @@ import psycopg
 import pytest
 
 from device_registry.provisioning import BrokerAdmin
-from tests.ingest.test_ingest_e2e import migrated
 from tests.support.broker import BrokerInfo
 from tests.support.cli import clean_env, run_nuanxin
+from tests.support.databases import migrated_database
 from tests.support.mqtt_clients import TestClient, connected
-from tests.support.servers import throwaway_database
 
 NOT_AUTHORIZED = 0x87
 LEGACY = {"btn-old-1": "registered", "smoke-old-2": "commissioned", "pir-gone-3": "decommissioned"}
@@ -22,8 +21,8 @@ SECRET = "platform-secret-0123456789"
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    with throwaway_database() as url:
-        with psycopg.connect(migrated(url)) as conn:
+    with migrated_database() as url:
+        with psycopg.connect(url) as conn:
             for device_id, state in LEGACY.items():
                 conn.execute(
                     "INSERT INTO devices (device_id, device_type, state) VALUES (%s, 'smoke', %s)",

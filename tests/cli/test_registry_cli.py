@@ -10,16 +10,12 @@ import psycopg
 from device_registry import elders
 from device_registry.access import system_actor
 from device_registry.schemas import ElderCreate, HomeIn
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from tests.support.broker import project_broker
 from tests.support.cli import NUANXIN, clean_env, run_nuanxin
 
 
-def test_first_setup_from_the_command_line(empty_database: str, tmp_path: Path) -> None:
-    with psycopg.connect(empty_database, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
-    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+def test_first_setup_from_the_command_line(migrated_database_url: str, tmp_path: Path) -> None:
+    env = clean_env(NUANXIN_DATABASE_URL=migrated_database_url)
 
     added = run_nuanxin("districts", "add", "东胜区", "--community", "富兴社区", env=env)
     assert added.returncode == 0, added.stderr
@@ -56,7 +52,7 @@ def test_first_setup_from_the_command_line(empty_database: str, tmp_path: Path) 
     assert unknown.returncode != 0
     assert "火星区" in unknown.stderr and "Traceback" not in unknown.stderr
 
-    with psycopg.connect(empty_database) as conn:
+    with psycopg.connect(migrated_database_url) as conn:
         elder = elders.create_elder(
             conn,
             system_actor(),
@@ -103,10 +99,8 @@ def test_first_setup_from_the_command_line(empty_database: str, tmp_path: Path) 
     assert "NUANXIN_MQTT_ADMIN_PASSWORD" in without_admin.stderr
 
 
-def test_an_unknown_time_zone_is_one_line_naming_the_option(empty_database: str) -> None:
-    with psycopg.connect(empty_database, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
-    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+def test_an_unknown_time_zone_is_one_line_naming_the_option(migrated_database_url: str) -> None:
+    env = clean_env(NUANXIN_DATABASE_URL=migrated_database_url)
     refused = run_nuanxin("districts", "add", "东胜区", "--timezone", "Asia/Beijing", env=env)
     assert refused.returncode == 2, refused.stderr
     assert "Traceback" not in refused.stderr
@@ -117,14 +111,12 @@ def test_an_unknown_time_zone_is_one_line_naming_the_option(empty_database: str)
 
 
 def test_a_platform_device_registers_without_the_broker_and_its_warnings_are_printed(
-    empty_database: str,
+    migrated_database_url: str,
 ) -> None:
-    with psycopg.connect(empty_database, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
-    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+    env = clean_env(NUANXIN_DATABASE_URL=migrated_database_url)
     added = run_nuanxin("districts", "add", "东胜区", "--community", "富兴社区", env=env)
     community_id = json.loads(added.stdout)["communities"][0]["id"]
-    with psycopg.connect(empty_database) as conn:
+    with psycopg.connect(migrated_database_url) as conn:
         elder = elders.create_elder(
             conn,
             system_actor(),

@@ -12,10 +12,9 @@ import httpx
 import psycopg
 import pytest
 
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from tests.support.broker import BrokerInfo, project_broker
 from tests.support.cli import run_nuanxin, start_nuanxin
+from tests.support.databases import migrated_database
 from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
 from tests.support.metrics import scrape
 from tests.support.publisher import Publisher, readings
@@ -32,9 +31,7 @@ def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
 
 @pytest.fixture
 def stack(broker: BrokerInfo) -> Iterator[IngestStack]:
-    with throwaway_database() as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
+    with migrated_database() as url:
         stack = IngestStack(url, broker)
         stack.setup_accounts()
         stack.register("pir", DEVICES)

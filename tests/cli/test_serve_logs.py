@@ -22,8 +22,6 @@ from device_registry import users
 from device_registry.access import system_actor
 from device_registry.provisioning import BrokerAdmin
 from device_registry.schemas import UserCreate
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from simulators.devices import SimulatedDevice
 from simulators.mqtt import Endpoint
 from simulators.twilio_server import TwilioServer
@@ -31,8 +29,9 @@ from tests.alerting.peers import HttpPeer
 from tests.support.api_sse import SseStream
 from tests.support.broker import BrokerInfo, project_broker
 from tests.support.cli import clean_env, start_nuanxin
+from tests.support.databases import migrated_database
 from tests.support.ingest_stack import INGEST_PASSWORD, INGEST_USER
-from tests.support.servers import free_port, throwaway_database
+from tests.support.servers import free_port
 
 T = TypeVar("T")
 
@@ -95,9 +94,7 @@ def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    with throwaway_database() as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
+    with migrated_database() as url:
         with psycopg.connect(url) as conn:
             users.create_user(
                 conn,

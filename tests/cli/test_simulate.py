@@ -3,22 +3,17 @@
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from tests.support.broker import BrokerInfo, project_broker
 from tests.support.cli import run_nuanxin
+from tests.support.databases import migrated_database
 from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
-from tests.support.servers import throwaway_database
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[IngestStack]:
-    with project_broker(tmp_path) as broker, throwaway_database() as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
+    with project_broker(tmp_path) as broker, migrated_database() as url:
         stack = IngestStack(url, broker)
         stack.setup_accounts()
         yield stack

@@ -20,7 +20,6 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import psycopg
 import pytest
 import yaml
 from packaging.requirements import Requirement
@@ -34,11 +33,9 @@ from embedded.mosquitto import (
     render_config,
 )
 from ingest.adapters import ROUTES
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from tests.support.cli import clean_env, run_nuanxin
+from tests.support.databases import migrated_database
 from tests.support.mqtt_clients import TestClient
-from tests.support.servers import throwaway_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -533,9 +530,7 @@ def test_first_start_gives_each_ingest_its_bound_account_for_its_shared_subscrip
     assert service["command"][:2] == ["broker", "sync"]
     password = "deploy-test-platform-secret"
     accounts = yaml.safe_load(environment_of(service)["NUANXIN_MQTT_PLATFORM_USERNAMES"])
-    with throwaway_database() as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
+    with migrated_database() as url:
         env = clean_env(
             NUANXIN_DATABASE_URL=url,
             NUANXIN_MQTT_URL=f"mqtt://{broker.host}:{broker.port}",

@@ -18,10 +18,8 @@ from ingest.adapters import Router
 from ingest.adapters.payload import MAX_PAYLOAD_BYTES
 from ingest.messages import Decoded, Event, QuarantineReason, Reading, Rejected, Status
 from ingest.writer import prepare, write_batch
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from tests.ingest.support import NOW, TS, ZIGBEE, directory
-from tests.support.servers import throwaway_database
+from tests.support.databases import migrated_database
 
 FUZZ = settings(
     derandomize=True,
@@ -175,12 +173,9 @@ def test_zigbee_state_sequences(name: str, states: list[dict[str, Any]]) -> None
 
 @pytest.fixture(scope="module")
 def quarantine_db() -> Iterator[psycopg.Connection[Any]]:
-    with throwaway_database("nuanxin_fuzz") as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
-        with psycopg.connect(url) as conn:
-            prepare(conn)
-            yield conn
+    with migrated_database("nuanxin_fuzz") as url, psycopg.connect(url) as conn:
+        prepare(conn)
+        yield conn
 
 
 @settings(FUZZ, max_examples=60)

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 import pytest
 
 from device_registry.provisioning import BrokerAdmin
-from tests.ingest.test_ingest_e2e import migrated
 from tests.support.broker import BrokerInfo
+from tests.support.databases import migrated_database
 from tests.support.ingest_stack import INGEST_USER, LOAD_USER, IngestStack
 from tests.support.mqtt_clients import TestClient, connected
-from tests.support.servers import throwaway_database
 
 VICTIM, INTRUDER = "btn-victim", "btn-intruder"
 PRESSES = 10
@@ -24,8 +23,8 @@ PRESSES = 10
 
 @pytest.fixture
 def stack(broker: BrokerInfo) -> Iterator[IngestStack]:
-    with throwaway_database() as url:
-        stack = IngestStack(migrated(url), broker)
+    with migrated_database() as url:
+        stack = IngestStack(url, broker)
         stack.setup_accounts()
         stack.register("emergency_button", [VICTIM, INTRUDER])
         yield stack

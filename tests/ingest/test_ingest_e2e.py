@@ -13,10 +13,9 @@ import psycopg
 import pytest
 
 from device_registry.provisioning import BrokerAdmin
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from simulators.accounts import gateway_account
 from tests.support.broker import BrokerInfo, project_broker
+from tests.support.databases import migrated, migrated_database
 from tests.support.ingest_stack import (
     INGEST_PASSWORD,
     LOAD_PASSWORD,
@@ -26,16 +25,10 @@ from tests.support.ingest_stack import (
 from tests.support.metrics import scrape
 from tests.support.mqtt_clients import connected
 from tests.support.publisher import Publisher, readings
-from tests.support.servers import free_port, own_postgres, throwaway_database
+from tests.support.servers import free_port, own_postgres
 
 DEVICES = [f"pir-{i:03d}" for i in range(100)]
 GATEWAY_PASSWORD = "gateway-password-for-tests-0123456789"
-
-
-def migrated(url: str) -> str:
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
-    return url
 
 
 @pytest.fixture
@@ -46,8 +39,8 @@ def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
 
 @pytest.fixture
 def stack(broker: BrokerInfo) -> Iterator[IngestStack]:
-    with throwaway_database() as url:
-        stack = IngestStack(migrated(url), broker)
+    with migrated_database() as url:
+        stack = IngestStack(url, broker)
         stack.setup_accounts()
         stack.register("pir", DEVICES)
         yield stack

@@ -10,11 +10,10 @@ import pytest
 
 from device_registry.provisioning import BrokerAdmin
 from ingest.adapters.payload import MAX_PAYLOAD_BYTES
-from tests.ingest.test_ingest_e2e import migrated
 from tests.support.broker import BrokerInfo
+from tests.support.databases import migrated_database
 from tests.support.ingest_stack import IngestStack
 from tests.support.mqtt_clients import connected
-from tests.support.servers import throwaway_database
 
 DEVICE = "smoke-big"
 TOPIC = f"nuanxin/v1/{DEVICE}/event"
@@ -22,8 +21,8 @@ TOPIC = f"nuanxin/v1/{DEVICE}/event"
 
 @pytest.fixture
 def stack(broker: BrokerInfo) -> Iterator[IngestStack]:
-    with throwaway_database() as url:
-        stack = IngestStack(migrated(url), broker)
+    with migrated_database() as url:
+        stack = IngestStack(url, broker)
         stack.setup_accounts()
         stack.register("smoke", [DEVICE])
         yield stack

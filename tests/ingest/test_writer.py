@@ -11,18 +11,15 @@ import pytest
 from core.types import EventKind
 from ingest import writer
 from ingest.messages import Event, QuarantineReason, Reading, Rejected, Status
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
-from tests.support.servers import throwaway_database
+from tests.support.databases import migrated_database
 
 T0 = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def db_url() -> Iterator[str]:
-    with throwaway_database() as url:
+    with migrated_database() as url:
         with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
             for device_id, kind in (
                 ("smoke-1", "smoke"),
                 ("gas-1", "gas"),

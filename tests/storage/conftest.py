@@ -6,9 +6,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from core.settings import TimescaleMode
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
+from tests.support.databases import migrated
 from tests.support.servers import throwaway_database
 
 
@@ -26,14 +24,7 @@ class Storage:
 
 
 def _migrated(url: str) -> str:
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(
-            conn,
-            discover(PACKAGED_DIR),
-            timescaledb=TimescaleMode.AUTO,
-            parameters={"readings_retention_days": "400"},
-        )
-    return url
+    return migrated(url, parameters={"readings_retention_days": "400"})
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ a community worker, two family members and a supervisor."""
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypedDict
 
 import psycopg
@@ -18,13 +18,10 @@ from core.settings import Settings
 from core.types import EventKind
 from ingest import writer
 from ingest.messages import Event, Reading
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from simulators.aliyun_sms_server import AliyunSmsServer
 from simulators.twilio_server import TwilioServer
-from tests.support.servers import throwaway_database
-
-T0 = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)  # 08:00 in Ordos
+from tests.support.clock import T0, ManualClock
+from tests.support.databases import migrated_database
 
 WORKER = "+14155550101"  # a worker's phone abroad: Twilio carries it
 DAUGHTER = "+8613912345678"  # mainland family: Alibaba Cloud SMS when configured
@@ -37,18 +34,6 @@ DEVICES = {
     "gas-1": "gas",
     "pir-1": "pir",
 }
-
-
-class ManualClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass
@@ -174,10 +159,9 @@ def aliyun_settings(server: AliyunSmsServer) -> AliyunSettings:
 
 @contextmanager
 def alerting_stack(*, aliyun: bool = False) -> Iterator[AlertingStack]:
-    with throwaway_database() as url, TwilioServer() as twilio:
+    with migrated_database() as url, TwilioServer() as twilio:
         aliyun_server = AliyunSmsServer("LTAI-test", "aliyun-secret").start() if aliyun else None
         with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
             ids = seed(conn)
         settings = Settings(
             database_url=url,

@@ -5,8 +5,9 @@ local Twilio. Seeded with the test world (tests.support.world), a community work
 has the app, commissioned emergency buttons, and a week of PIR, gas and battery history.
 
 One thing differs from `nuanxin serve`: the clock of the engine and the API is the real
-time plus an offset the test moves (`ShiftedClock`), so an escalation deadline minutes
-away passes in a second while ingest, the broker and the browser keep real time.
+time plus an offset the test moves (`ManualClock.following_real_time()`), so an escalation
+deadline minutes away passes in a second while ingest, the broker and the browser keep
+real time.
 """
 
 import itertools
@@ -32,15 +33,15 @@ from device_registry.provisioning import BrokerAdmin
 from device_registry.schemas import DeviceRegister
 from ingest import writer
 from ingest.messages import Reading
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from simulators.devices import SimulatedDevice
 from simulators.mqtt import Endpoint
 from simulators.twilio_server import TwilioServer
 from tests.support.api_alerts import Staff, add_staff
 from tests.support.broker import BrokerInfo, project_broker
+from tests.support.clock import ManualClock
+from tests.support.databases import migrated_database
 from tests.support.ingest_stack import INGEST_PASSWORD, INGEST_USER
-from tests.support.servers import free_port, throwaway_database
+from tests.support.servers import free_port
 from tests.support.world import PASSWORD, World, build_world
 
 T = TypeVar("T")
@@ -52,29 +53,13 @@ ACTIVE_HOURS = range(6, 22)  # local hours the seeded elder moves about
 READY_TIMEOUT_S = 30.0
 
 
-class ShiftedClock:
-    """Real UTC time plus an offset; `advance` moves the offset, `reset` removes it."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return utc_now() + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
-
-    def reset(self) -> None:
-        self.offset = timedelta(0)
-
-
 @dataclass
 class WebStack:
     url: str  # where the API and the web app answer
     database_url: str
     broker: BrokerInfo
     twilio: TwilioServer
-    clock: ShiftedClock
+    clock: ManualClock
     world: World
     staff: Staff
     passwords: dict[str, str]  # MQTT passwords of the seeded buttons
@@ -221,9 +206,7 @@ def seed(url: str, admin: BrokerAdmin) -> tuple[World, dict[str, str], dict[tupl
 
 @contextmanager
 def web_stack(workdir: Path) -> Iterator[WebStack]:
-    with throwaway_database("nuanxin_web") as url, project_broker(workdir) as broker:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
+    with migrated_database("nuanxin_web") as url, project_broker(workdir) as broker:
         with BrokerAdmin(
             broker.host, broker.port, broker.admin_username, broker.admin_password
         ) as admin:
@@ -246,7 +229,7 @@ def web_stack(workdir: Path) -> Iterator[WebStack]:
                 twilio_api_base_url=twilio.url,
                 db_pool_max_size=8,
             )
-            clock = ShiftedClock()
+            clock = ManualClock.following_real_time()
             platform = Platform.build(settings, clock=clock)
             staff = add_staff(platform.pool, world)
             platform.start()

@@ -10,28 +10,21 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from simulators.iotda import property_report, status_change
 from tests.support.alerting_stack import WORKER, alerting_stack
+from tests.support.databases import migrated, migrated_database
 from tests.support.iotda_stack import IotdaStack, amqp_queue, queue_depth
 from tests.support.metrics import scrape
-from tests.support.servers import free_port, own_postgres, throwaway_database
+from tests.support.servers import free_port, own_postgres
 
 IOTDA_ID, IMEI = "5f1c0e3b2d4a9c0001a1b2c3_861234567890123", "861234567890123"
 HEARTBEAT = {"devState": 0, "electricQuantity": 100, "temperature": 219, "signal": 12}
 
 
-def migrated(url: str) -> str:
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
-    return url
-
-
 @pytest.fixture
 def stack() -> Iterator[IotdaStack]:
-    with throwaway_database() as url, amqp_queue() as queue:
-        stack = IotdaStack(migrated(url), queue)
+    with migrated_database() as url, amqp_queue() as queue:
+        stack = IotdaStack(url, queue)
         stack.register("smoke-1", IOTDA_ID, IMEI)
         yield stack
         stack.stop_all()
