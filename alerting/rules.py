@@ -167,13 +167,9 @@ RULES: Final = (
         _battery_low,
         clear=lambda s, settings: s.signal == "battery_low" and not s.raised,
     ),
-    Rule(
-        "tamper",
-        Severity.WARNING,
-        ANY_DEVICE,
-        _any(_raised("tamper"), _event("tamper")),
-        clear=_cleared("tamper"),
-    ),
+    # A tamper event arrives raised, like the flag: matching the name alone would turn a
+    # cleared flag into a new alert.
+    Rule("tamper", Severity.WARNING, ANY_DEVICE, _raised("tamper"), clear=_cleared("tamper")),
     Rule("fault", Severity.MAINTENANCE, ANY_DEVICE, _event("fault")),
     Rule("self_test_failed", Severity.MAINTENANCE, ANY_DEVICE, _self_test_failed, template="fault"),
 )
