@@ -6,7 +6,6 @@ with `apt-get install chromium`). Screenshots go to artifacts/screenshots/ (git-
 CI keeps them as artifacts).
 """
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
+from tests.support.prerequisites import CHROMIUM
 from tests.support.servers import REPO_ROOT
 
-CHROMIUM = os.environ.get("NUANXIN_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",  # the test machine runs as root
