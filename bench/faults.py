@@ -44,7 +44,7 @@ Two choices keep the verdict exact rather than probabilistic:
 - The alert engine is killed between sends: with no signal waiting and no notification
   pending or `sending`, and the phase's presses only after the kill. What it shows is
   the other engine taking the presses over and the killed one coming back. A kill during
-  a send is the documented at-least-once case (README, "Several alert engines"): the row
+  a send is the documented at-least-once case (docs/operations.md, "Several alert engines"): the row
   goes out again after two minutes, maybe twice.
 - The Twilio server answers 503 while paused ("error"), which the engine retries with
   backoff (2, 10, 30 s). In a "hang" outage longer than the notifier's 10 s timeout

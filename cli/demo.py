@@ -79,7 +79,7 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> list[tuple[str, A
             "where embedded servers keep their data (default here %(default)s). As root "
             f"the servers run as the account {ACCOUNT_NAME}, which must be able to reach "
             f"it: the default is then {ROOT_DATA_HOME / 'demo'}, and a directory inside a "
-            "private one is refused, never opened. README lists what the demo creates."
+            "private one is refused, never opened. docs/demo.md lists what the demo creates."
         ),
     )
     parser.add_argument(

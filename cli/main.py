@@ -56,7 +56,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         description=(
             "暖心智慧守护 backend: stores every reading from emergency buttons and smoke, gas "
             "and PIR sensors, and escalates danger until a person answers. Configuration "
-            "comes from NUANXIN_* environment variables (see README)."
+            "comes from NUANXIN_* environment variables (see docs/operations.md)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('nuanxin')}")

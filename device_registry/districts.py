@@ -4,6 +4,7 @@ from typing import Any
 
 import psycopg
 
+from core.db import Row, Scope
 from core.errors import Conflict, NotFound
 from device_registry import audit
 from device_registry.access import Actor
@@ -21,6 +22,14 @@ def list_districts(conn: psycopg.Connection[Any], actor: Actor) -> list[District
     rows = fetch_all(conn, "SELECT id, name, timezone FROM districts ORDER BY id")
     visible = [row for row in rows if actor.sees_district(row["id"])]
     return [_public(conn, row) for row in visible]
+
+
+def districts_in_scope(conn: psycopg.Connection[Any], scope: Scope) -> list[Row]:
+    """Id and name of the districts in `scope`, a condition on `d` (districts), by name."""
+    condition, params = scope
+    return fetch_all(
+        conn, f"SELECT d.id, d.name FROM districts d WHERE {condition} ORDER BY d.name", params
+    )
 
 
 def get_district(conn: psycopg.Connection[Any], actor: Actor, district_id: int) -> DistrictPublic:

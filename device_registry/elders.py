@@ -38,6 +38,12 @@ def visible_elder(conn: psycopg.Connection[Any], actor: Actor, elder_id: int) ->
     return row
 
 
+def elder_timezone(conn: psycopg.Connection[Any], elder_id: int | None) -> str | None:
+    """The elder's stored time zone name; None when there is no such elder."""
+    row = fetch_one(conn, "SELECT timezone FROM elders WHERE id = %s", (elder_id,))
+    return None if row is None else str(row["timezone"])
+
+
 def list_elders(conn: psycopg.Connection[Any], actor: Actor) -> list[ElderPublic]:
     actor.require("elders", "read")
     condition, params = actor.elder_filter("e.id", "c.district_id")

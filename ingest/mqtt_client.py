@@ -75,7 +75,7 @@ class Subscriber:
         self._client.max_inflight_messages_set(config.receive_maximum)
         # Every second, not backing off: after a broker restart the share group's
         # subscriptions are gone until ingest subscribes again, and devices are told
-        # "No matching subscribers" meanwhile (README, "Several ingest processes").
+        # "No matching subscribers" meanwhile (docs/operations.md, "Several ingest processes").
         self._client.reconnect_delay_set(min_delay=1, max_delay=1)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

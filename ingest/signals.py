@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from ingest.messages import Event, Reading
 
-# Platform floors below which no per-elder threshold may be set (see README).
+# Platform floors below which no per-elder threshold may be set (see docs/ingest.md).
 GAS_LEL_SIGNAL_FLOOR: Final = 5.0  # % LEL; the default gas alarm threshold is 10
 BATTERY_SIGNAL_CEILING: Final = 30  # %; the default low-battery threshold is 20
 

@@ -1,15 +1,29 @@
-"""The README stays true to the code."""
+"""The README and the docs stay true to the code, and the README stays short."""
 
+import re
 from pathlib import Path
 
 from core.settings import Settings, env_name
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+README_MAX_LINES = 250
 
 
 def test_every_setting_is_documented() -> None:
     for field in Settings.model_fields:
-        assert f"`{env_name(field)}`" in README, f"{env_name(field)} missing from README"
+        name = env_name(field)
+        assert f"`{name}`" in OPERATIONS, f"{name} missing from docs/operations.md"
+
+
+def test_the_readme_stays_short_and_every_doc_it_points_to_exists() -> None:
+    assert len(README.splitlines()) <= README_MAX_LINES, "move detail into docs/"
+    for link in re.findall(r"\]\(((?:docs/)?[A-Za-z-]+\.md)\)", README):
+        assert (ROOT / link).exists(), link
+    for doc in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\(([A-Za-z-]+\.md)\)", doc.read_text()):
+            assert (ROOT / "docs" / link).exists(), f"{doc.name} → {link}"
 
 
 def test_readme_test_command_is_the_one_ci_runs() -> None:

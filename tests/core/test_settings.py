@@ -37,7 +37,7 @@ def test_invalid_value_names_the_variable(
 
 
 def test_every_setting_has_a_description() -> None:
-    """The README's configuration table is generated from these descriptions."""
+    """docs/operations.md's configuration table is generated from these descriptions."""
     assert all(field.description for field in Settings.model_fields.values())
 
 

@@ -104,7 +104,8 @@ def test_a_restart_forgets_shared_subscriptions_and_tells_publishers_so(
     """Mosquitto 2.0 saves sessions, their queues and plain subscriptions, not shared
     ones. After a restart, until an ingest process of the group subscribes again, a
     device's message goes nowhere — and the broker says so ("No matching subscribers"),
-    never Success. Devices must send such a message again (README, "Broker restarts")."""
+    never Success. Devices must send such a message again (docs/operations.md, "Broker
+    restarts")."""
     topic = "nuanxin/v1/btn-0102/telemetry"
     shared = "$share/ingest/nuanxin/v1/+/+"
     with BrokerAdmin(broker.host, broker.port, "admin", broker.admin_password) as admin:

@@ -1,4 +1,4 @@
-"""Backup and restore with the PostgreSQL tools (README, "Backups"): a database with a
+"""Backup and restore with the PostgreSQL tools (docs/operations.md, "Backups"): a database with a
 registry, readings, and alerts with their timeline and notifications — made by the real
 ingest writer and alert engine — goes through `pg_dump -Fc` and `pg_restore` into a new
 database and comes back row for row, with its identity sequences where they were."""
