@@ -38,16 +38,15 @@ import psycopg
 import pytest
 
 from core.types import EventKind
-from migrations import PACKAGED_DIR
-from migrations.runner import discover, migrate
 from simulators.carriers import PushSender
 from tests.platforms.support import CTWING_TOKEN, SMOKE, PlatformStack, platform_stack
 from tests.support.broker import project_broker
+from tests.support.databases import migrated_database
 from tests.support.ingest_stack import LOAD_PASSWORD, LOAD_USER, IngestStack
 from tests.support.iotda_stack import IotdaStack, amqp_queue
 from tests.support.metrics import Samples, scrape
 from tests.support.publisher import Publisher, readings
-from tests.support.servers import free_port, throwaway_database
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "cli", "embedded", "ingest", "alerting", "device_registry", "api")
@@ -98,12 +97,10 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with (
         project_broker(tmp_path_factory.mktemp("broker")) as broker,
-        throwaway_database() as url,
+        migrated_database() as url,
         amqp_queue() as queue,
         platform_stack() as platforms,
     ):
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, discover(PACKAGED_DIR))
         ingest = IngestStack(url, broker)
         ingest.setup_accounts()
         ingest.register("pir", DEVICES)
