@@ -28,8 +28,14 @@ key; the reading itself is stored every time. `action` is not cached by Zigbee2M
 
 Messages carry no msg_id: it is a hash of device and payload bytes. `ts` is the gateway's
 `last_seen` when enabled (then a redelivery repeats ts and msg_id and is stored once);
-otherwise the arrival time, reused for an identical payload within REDELIVERY_WINDOW, so
-dedup of redeliveries is best effort.
+otherwise the arrival time. Without `last_seen` a QoS 1 redelivery and a new message with
+the same bytes look alike, so dedup is best effort and only where a mistake loses nothing:
+a message identical to the device's previous one within REDELIVERY_WINDOW reuses its ts
+(its reading is stored once) unless it is news (`_news`): an `action` — two presses of a
+button are the same bytes — or a flag rising against the device's state. News always gets
+its arrival time, so a redelivered press is stored as a second press (one extra repeat on
+the alert) rather than a second press being dropped as a redelivery (safety invariant 7).
+A redelivered state message cannot raise a flag twice: the flag is already up.
 """
 
 import hashlib
@@ -260,10 +266,11 @@ def _state_message(
     previous: Z2mDeviceState,
 ) -> Z2mResult:
     msg_id = _msg_id(device.device_id, payload)
-    ts, used = _timestamp(body, received_at, msg_id, previous)
-    origin = _Origin(device.device_id, ts, msg_id, received_at)
     table = table_for(device)
     reader = _Reader(table, device.device_type, table.warming_up(body))
+    redelivery = previous if not _news(body, table, previous.raised) else NO_STATE
+    ts, used = _timestamp(body, received_at, msg_id, redelivery)
+    origin = _Origin(device.device_id, ts, msg_id, received_at)
     values, consumed, problems = _fields(body, reader)
     events, raised = _transitions(body, reader, origin, previous.raised)
     if "action" not in reader.table.kept:
@@ -285,6 +292,16 @@ def _state_message(
 def _msg_id(device_id: str, payload: bytes) -> str:
     digest = hashlib.blake2b(device_id.encode() + b"\0" + payload, digest_size=16)
     return f"z2m:{digest.hexdigest()}"
+
+
+def _news(body: dict[str, Any], table: KeyTable, raised: frozenset[str]) -> bool:
+    """Whether the message is news whatever its bytes: an `action` (never cached by
+    Zigbee2MQTT, so identical bytes are another press or region event) or a flag that
+    rises against the device's last known state. Such a message never reuses an earlier
+    ts, so its events can never collide with an earlier message's and be dropped."""
+    action = body.get("action")
+    rising = (key for key in table.transitions if key not in raised and body.get(key) is True)
+    return (action is not None and action != "") or any(rising)
 
 
 def _timestamp(
