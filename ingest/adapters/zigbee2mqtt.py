@@ -83,6 +83,28 @@ class Z2mKey:
     rise: EventKind | None = None
     fall: EventKind | None = None
     scale: float = 1.0  # published unit → the field's unit
+    words: Mapping[str, Any] | None = None  # published word → field value, for enums
+
+
+# Radars publish presence as a word. Every word but "none" means someone is there, moving
+# or still (a body lying still is "present" too: see docs/devices.md, presence sensors).
+# src/devices/tuya.ts: ZG-205Z presence_state none/presence/peaceful/small_movement/
+# large_movement; RD24G01 none/motion/stationary; the presence switch none/presence;
+# Excellux ZG-301A NONE/PRESENCE; ZY-M100-24G/V2/V3 `state` none/presence/move.
+PRESENCE_WORDS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        **dict.fromkeys(("none", "NONE"), False),
+        **dict.fromkeys(
+            ("presence", "PRESENCE", "peaceful", "small_movement", "large_movement"), True
+        ),
+        **dict.fromkeys(("motion", "stationary", "move"), True),
+    }
+)
+# Words of keys a model row maps to a field (`state` is a radar's presence for ZY-M100,
+# but a gas detector's warm-up for Aqara, so it is never read generically).
+WORDS: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {"presence_state": PRESENCE_WORDS, "state": PRESENCE_WORDS}
+)
 
 
 # Where two keys fill one field the first present wins: before 2.0 the generic converter
@@ -97,6 +119,9 @@ KEYS: Final = MappingProxyType(
         # mmWave presence sensors (Tuya ZG-204ZM, Aqara FP1, Linptech ES1) publish this
         # instead: someone is there, moving or not, which is what inactivity asks.
         "presence": Z2mKey("motion"),
+        # Radars that say it in words (Tuya ZG-205Z, RD24G01, …); after `presence`, which
+        # wins where both come, and stands in when a converter leaves `presence` null.
+        "presence_state": Z2mKey("motion", words=PRESENCE_WORDS),
         "illuminance_lux": Z2mKey("illuminance"),
         "illuminance": Z2mKey("illuminance"),
         "battery": Z2mKey("battery"),
@@ -160,7 +185,8 @@ def _table(model: catalog.Model) -> KeyTable:
             keys.pop(key, None)
             kept.add(key)
         else:
-            keys[key] = replace(keys.get(key, Z2mKey()), field=scaled.field, scale=scaled.scale)
+            spec = keys.get(key, Z2mKey(words=WORDS.get(key)))
+            keys[key] = replace(spec, field=scaled.field, scale=scaled.scale)
     return KeyTable(
         MappingProxyType(keys),
         MappingProxyType({key: spec for key, spec in keys.items() if spec.rise or spec.fall}),
@@ -338,6 +364,16 @@ class _Reader:
         return self.warming_up and spec.field in sensor_fields and value is not True
 
 
+def _word(value: Any, spec: Z2mKey) -> Any:
+    """The field value a published word stands for; a word we do not know is a problem
+    (reported, kept in `extra`), so a new firmware's word is seen, not guessed."""
+    if spec.words is None:
+        return value
+    if type(value) is str and value in spec.words:
+        return spec.words[value]
+    raise FieldError(f"{describe(value)} is not one of {', '.join(spec.words)}")
+
+
 def _scaled(value: Any, scale: float) -> Any:
     return value * scale if scale != 1.0 and type(value) in (int, float) else value
 
@@ -365,7 +401,7 @@ def _fields(body: dict[str, Any], reader: _Reader) -> tuple[dict[str, Any], set[
         if name is None or name in values or reader.held_back(spec, value):
             continue
         try:
-            values[name] = SENSOR_FIELDS[name].parse(_scaled(value, spec.scale))
+            values[name] = SENSOR_FIELDS[name].parse(_scaled(_word(value, spec), spec.scale))
             consumed.add(key)
         except FieldError as error:
             problems.append(f"{key}: {error}")
@@ -398,9 +434,14 @@ def _action(
     if value is None or value == "":  # the empty action some versions send after a press
         return []
     if device_type not in BUTTON:
-        raise Quarantine(
-            QuarantineReason.WRONG_TYPE, f"action: a {device_type} device has no buttons"
+        # Not worth losing the message for (an FP1 of a model we do not know sends region
+        # events as `action`), but worth a look: a button registered as a sensor would
+        # have its presses land here.
+        problems.append(
+            f"action {describe(value)}: a {device_type} device has no buttons, kept in"
+            " extra (if this is an emergency button, register it as one)"
         )
+        return []
     if type(value) is not str:
         problems.append(f"action: expected a string, got {describe(value)}")
         return []

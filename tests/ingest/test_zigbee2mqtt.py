@@ -105,7 +105,6 @@ QUARANTINED = [
     (f"{SMOKE_TOPIC}/availability", b"{}", QuarantineReason.SCHEMA),
     (SMOKE_TOPIC, b'{"occupancy": true}', QuarantineReason.WRONG_TYPE),
     (SMOKE_TOPIC, b'{"gas": false}', QuarantineReason.WRONG_TYPE),
-    (SMOKE_TOPIC, b'{"action": "single"}', QuarantineReason.WRONG_TYPE),
     (SMOKE_TOPIC, b'{"sos": false}', QuarantineReason.WRONG_TYPE),
     (PIR_TOPIC, b'{"smoke": false}', QuarantineReason.WRONG_TYPE),
     (BUTTON_TOPIC, b'{"illuminance": 3}', QuarantineReason.WRONG_TYPE),
@@ -375,3 +374,17 @@ def test_a_redelivered_alarm_is_stored_once() -> None:
     again = gateway.decode(SMOKE_TOPIC, alarm, NOW + timedelta(seconds=20))
     assert events(first) == [ALARM] and events(again) == []
     assert (reading(again).ts, reading(again).msg_id) == (reading(first).ts, reading(first).msg_id)
+
+
+@pytest.mark.parametrize(
+    ("topic", "action"), [(SMOKE_TOPIC, "single"), (PIR_TOPIC, "region_1_enter")]
+)
+def test_an_action_from_a_sensor_is_noted_and_the_rest_stored(topic: str, action: str) -> None:
+    """An FP1 registered with a model text we do not know sends region events as
+    `action`: the whole message, presence and battery, was once refused as wrong_type."""
+    decoded = send(topic, {"action": action, "battery": 80})
+    first, note = decoded
+    assert isinstance(first, Reading) and isinstance(note, Rejected)
+    assert first.battery == 80 and first.extra == {"action": action}
+    assert note.reason == QuarantineReason.SCHEMA
+    assert "has no buttons, kept in extra" in note.detail and "rest of the message" in note.detail
