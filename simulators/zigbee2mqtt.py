@@ -163,6 +163,36 @@ MODELS: Final[Mapping[str, Z2mModel]] = MappingProxyType(
                 "static_detection_sensitivity": 7,
             },
         ),
+        # tuya datapoints: dp 1 presence_state and presence, target_distance, illuminance
+        "ZG-205Z": Z2mModel(
+            "Tuya",
+            "ZG-205Z",
+            DeviceType.PIR,
+            Power.MAINS,
+            {
+                "illuminance": 40,
+                "indicator": "ON",
+                "none_delay_time": 30,
+                "presence": False,
+                "presence_state": "none",
+                "target_distance": 0,
+            },
+        ),
+        # tuya datapoints: state none/presence/move, presence, distance, illuminance
+        "ZY-M100-24G": Z2mModel(
+            "Tuya",
+            "ZY-M100-24G",
+            DeviceType.PIR,
+            Power.MAINS,
+            {
+                "distance": 0,
+                "illuminance": 120,
+                "presence": False,
+                "presence_sensitivity": 7,
+                "presence_timeout": 30,
+                "state": "none",
+            },
+        ),
         # lumi_specific (FP1, USB powered): presence, presence_event, chip temperature
         "RTCZCGQ11LM": Z2mModel(
             "Aqara",

@@ -121,6 +121,48 @@ MODELS: Final[tuple[Model, ...]] = (
         notes="presence (radar + PIR) counts as motion for the inactivity rule.",
     ),
     Model(
+        key="tuya-zg-205z",
+        vendor="Tuya",
+        model="ZG-205Z",
+        kind=DeviceType.PIR,
+        transport=Transport.ZIGBEE2MQTT,
+        source=_Z2M + "tuya.ts (dp 1: presence_state none/presence/peaceful/small_movement/"
+        "large_movement, and presence = not none)",
+        fixture="zigbee2mqtt/tuya_ZG-205Z.json",
+        model_ids=("_TZE204_dapwryy7",),
+        # presence_state is read by the generic table; converters of Aug 2025 left
+        # `presence` null (Koenkk/zigbee2mqtt#28464, #28467), and then it stands in.
+        notes=(
+            "5.8 GHz radar; presence_state (any word but none) counts as motion, also "
+            "when a converter leaves presence null."
+        ),
+        mains_powered=True,
+    ),
+    Model(
+        key="tuya-zy-m100-24g",
+        vendor="Tuya",
+        model="ZY-M100-24G",
+        kind=DeviceType.PIR,
+        transport=Transport.ZIGBEE2MQTT,
+        source=_Z2M + "tuya.ts (ZY-M100-24G/V2/V3: state none/presence/move, dp 112/104 presence)",
+        fixture="zigbee2mqtt/tuya_ZY-M100-24G.json",
+        model_ids=(
+            "ZY-M100-24GV2",
+            "ZY-M100-24GV3",
+            "_TZE204_ijxvkhd0",
+            "_TZE204_7gclukjs",
+            "_TZE204_ya4ft0w4",
+            "_TZE200_ya4ft0w4",
+            "_TZE204_gkfbdvyx",
+            "_TZE200_gkfbdvyx",
+        ),
+        # `state` is this radar's presence word (a separate datapoint from `presence`, so
+        # a message may bring only it); for other models `state` means something else.
+        fields={"state": Scaled("motion")},
+        mains_powered=True,
+        notes='state "presence" or "move" counts as motion, "none" as nobody.',
+    ),
+    Model(
         key="aqara-rtczcgq11lm",
         vendor="Aqara",
         model="RTCZCGQ11LM",

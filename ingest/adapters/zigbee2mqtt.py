@@ -28,8 +28,14 @@ key; the reading itself is stored every time. `action` is not cached by Zigbee2M
 
 Messages carry no msg_id: it is a hash of device and payload bytes. `ts` is the gateway's
 `last_seen` when enabled (then a redelivery repeats ts and msg_id and is stored once);
-otherwise the arrival time, reused for an identical payload within REDELIVERY_WINDOW, so
-dedup of redeliveries is best effort.
+otherwise the arrival time. Without `last_seen` a QoS 1 redelivery and a new message with
+the same bytes look alike, so dedup is best effort and only where a mistake loses nothing:
+a message identical to the device's previous one within REDELIVERY_WINDOW reuses its ts
+(its reading is stored once) unless it is news (`_news`): an `action` — two presses of a
+button are the same bytes — or a flag rising against the device's state. News always gets
+its arrival time, so a redelivered press is stored as a second press (one extra repeat on
+the alert) rather than a second press being dropped as a redelivery (safety invariant 7).
+A redelivered state message cannot raise a flag twice: the flag is already up.
 """
 
 import hashlib
@@ -77,6 +83,28 @@ class Z2mKey:
     rise: EventKind | None = None
     fall: EventKind | None = None
     scale: float = 1.0  # published unit → the field's unit
+    words: Mapping[str, Any] | None = None  # published word → field value, for enums
+
+
+# Radars publish presence as a word. Every word but "none" means someone is there, moving
+# or still (a body lying still is "present" too: see docs/devices.md, presence sensors).
+# src/devices/tuya.ts: ZG-205Z presence_state none/presence/peaceful/small_movement/
+# large_movement; RD24G01 none/motion/stationary; the presence switch none/presence;
+# Excellux ZG-301A NONE/PRESENCE; ZY-M100-24G/V2/V3 `state` none/presence/move.
+PRESENCE_WORDS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        **dict.fromkeys(("none", "NONE"), False),
+        **dict.fromkeys(
+            ("presence", "PRESENCE", "peaceful", "small_movement", "large_movement"), True
+        ),
+        **dict.fromkeys(("motion", "stationary", "move"), True),
+    }
+)
+# Words of keys a model row maps to a field (`state` is a radar's presence for ZY-M100,
+# but a gas detector's warm-up for Aqara, so it is never read generically).
+WORDS: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {"presence_state": PRESENCE_WORDS, "state": PRESENCE_WORDS}
+)
 
 
 # Where two keys fill one field the first present wins: before 2.0 the generic converter
@@ -91,6 +119,9 @@ KEYS: Final = MappingProxyType(
         # mmWave presence sensors (Tuya ZG-204ZM, Aqara FP1, Linptech ES1) publish this
         # instead: someone is there, moving or not, which is what inactivity asks.
         "presence": Z2mKey("motion"),
+        # Radars that say it in words (Tuya ZG-205Z, RD24G01, …); after `presence`, which
+        # wins where both come, and stands in when a converter leaves `presence` null.
+        "presence_state": Z2mKey("motion", words=PRESENCE_WORDS),
         "illuminance_lux": Z2mKey("illuminance"),
         "illuminance": Z2mKey("illuminance"),
         "battery": Z2mKey("battery"),
@@ -154,7 +185,8 @@ def _table(model: catalog.Model) -> KeyTable:
             keys.pop(key, None)
             kept.add(key)
         else:
-            keys[key] = replace(keys.get(key, Z2mKey()), field=scaled.field, scale=scaled.scale)
+            spec = keys.get(key, Z2mKey(words=WORDS.get(key)))
+            keys[key] = replace(spec, field=scaled.field, scale=scaled.scale)
     return KeyTable(
         MappingProxyType(keys),
         MappingProxyType({key: spec for key, spec in keys.items() if spec.rise or spec.fall}),
@@ -260,10 +292,11 @@ def _state_message(
     previous: Z2mDeviceState,
 ) -> Z2mResult:
     msg_id = _msg_id(device.device_id, payload)
-    ts, used = _timestamp(body, received_at, msg_id, previous)
-    origin = _Origin(device.device_id, ts, msg_id, received_at)
     table = table_for(device)
     reader = _Reader(table, device.device_type, table.warming_up(body))
+    redelivery = previous if not _news(body, table, previous.raised) else NO_STATE
+    ts, used = _timestamp(body, received_at, msg_id, redelivery)
+    origin = _Origin(device.device_id, ts, msg_id, received_at)
     values, consumed, problems = _fields(body, reader)
     events, raised = _transitions(body, reader, origin, previous.raised)
     if "action" not in reader.table.kept:
@@ -285,6 +318,16 @@ def _state_message(
 def _msg_id(device_id: str, payload: bytes) -> str:
     digest = hashlib.blake2b(device_id.encode() + b"\0" + payload, digest_size=16)
     return f"z2m:{digest.hexdigest()}"
+
+
+def _news(body: dict[str, Any], table: KeyTable, raised: frozenset[str]) -> bool:
+    """Whether the message is news whatever its bytes: an `action` (never cached by
+    Zigbee2MQTT, so identical bytes are another press or region event) or a flag that
+    rises against the device's last known state. Such a message never reuses an earlier
+    ts, so its events can never collide with an earlier message's and be dropped."""
+    action = body.get("action")
+    rising = (key for key in table.transitions if key not in raised and body.get(key) is True)
+    return (action is not None and action != "") or any(rising)
 
 
 def _timestamp(
@@ -321,6 +364,16 @@ class _Reader:
         return self.warming_up and spec.field in sensor_fields and value is not True
 
 
+def _word(value: Any, spec: Z2mKey) -> Any:
+    """The field value a published word stands for; a word we do not know is a problem
+    (reported, kept in `extra`), so a new firmware's word is seen, not guessed."""
+    if spec.words is None:
+        return value
+    if type(value) is str and value in spec.words:
+        return spec.words[value]
+    raise FieldError(f"{describe(value)} is not one of {', '.join(spec.words)}")
+
+
 def _scaled(value: Any, scale: float) -> Any:
     return value * scale if scale != 1.0 and type(value) in (int, float) else value
 
@@ -348,7 +401,7 @@ def _fields(body: dict[str, Any], reader: _Reader) -> tuple[dict[str, Any], set[
         if name is None or name in values or reader.held_back(spec, value):
             continue
         try:
-            values[name] = SENSOR_FIELDS[name].parse(_scaled(value, spec.scale))
+            values[name] = SENSOR_FIELDS[name].parse(_scaled(_word(value, spec), spec.scale))
             consumed.add(key)
         except FieldError as error:
             problems.append(f"{key}: {error}")
@@ -381,9 +434,14 @@ def _action(
     if value is None or value == "":  # the empty action some versions send after a press
         return []
     if device_type not in BUTTON:
-        raise Quarantine(
-            QuarantineReason.WRONG_TYPE, f"action: a {device_type} device has no buttons"
+        # Not worth losing the message for (an FP1 of a model we do not know sends region
+        # events as `action`), but worth a look: a button registered as a sensor would
+        # have its presses land here.
+        problems.append(
+            f"action {describe(value)}: a {device_type} device has no buttons, kept in"
+            " extra (if this is an emergency button, register it as one)"
         )
+        return []
     if type(value) is not str:
         problems.append(f"action: expected a string, got {describe(value)}")
         return []

@@ -4,6 +4,8 @@ the database) → outbox → alert engine and its timers.
 
 - A Heiman HS1CG-E alarm goes through the external converter we ship (run in Node, as
   Zigbee2MQTT runs it) and opens a gas alert; stock Zigbee2MQTT would publish gas: false.
+- A Heiman HS1EB pressed twice, on a gateway without last_seen: the two messages are the
+  same bytes, and the second press still reaches the engine as a repeat.
 - A Tuya ZG-204ZM that says `presence: true` keeps its elder active: no inactivity alert
   while someone is there, one when nobody has been for the configured time.
 """
@@ -11,6 +13,7 @@ the database) → outbox → alert engine and its timers.
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +39,7 @@ RUNNER = REPO / "tests" / "deploy" / "z2m_converter.mjs"
 INGEST_PASSWORD = "ingest-secret-0123456789"
 GATEWAY_PASSWORD = "gateway-secret-0123456789"
 GAS_NAME, PIR_NAME = "王奶奶家/厨房燃气", "王奶奶家/卧室雷达"
+BUTTON_NAME = "王奶奶家/床头按钮"
 
 ALARM2 = 1 << 1
 SUPERVISION_REPORTS = 1 << 5  # set in every report of the detectors in the issues
@@ -61,10 +65,11 @@ class Home:
     stack: AlertingStack
     gateway: Publisher
 
-    def publish(self, name: str, state: dict[str, Any]) -> None:
-        """As Zigbee2MQTT does: the whole state, keys sorted, with linkquality and (this
-        gateway has it enabled) last_seen, here the engine's clock."""
-        body = {**state, "linkquality": 96, "last_seen": self.stack.clock().isoformat()}
+    def publish(self, name: str, state: dict[str, Any], *, last_seen: bool = True) -> None:
+        """As Zigbee2MQTT does: the whole state, keys sorted, with linkquality and (when
+        the gateway has it enabled) last_seen, here the engine's clock."""
+        seen = {"last_seen": self.stack.clock().isoformat()} if last_seen else {}
+        body = {**state, "linkquality": 96, **seen}
         payload = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         self.gateway.publish_all([(f"zigbee2mqtt/{name}", payload.encode())])
 
@@ -103,6 +108,10 @@ def home(tmp_path: Path) -> Iterator[Home]:
             conn.execute(
                 "UPDATE devices SET zigbee_name = %s, model = 'ZG-204ZM' WHERE device_id = 'pir-1'",
                 (PIR_NAME,),
+            )
+            conn.execute(
+                "UPDATE devices SET zigbee_name = %s, model = 'HS1EB' WHERE device_id = 'btn-1'",
+                (BUTTON_NAME,),
             )
         settings = Settings(
             database_url=stack.database_url,
@@ -145,6 +154,24 @@ def test_an_hs1cg_e_alarm_through_the_shipped_converter_opens_a_gas_alert(home: 
     home.wait_for("SELECT count(*) FROM alerts WHERE rule = 'gas'", 1)
     [gas] = home.alerts("gas")
     assert gas["device_id"] == "gas-1"
+    assert home.scalar("SELECT count(*) FROM quarantine") == 0
+
+
+def test_a_second_identical_press_reaches_the_engine(home: Home) -> None:
+    """Without last_seen (the gateway's default) two presses are the same bytes. The
+    second once got the first one's ts and msg_id, and ON CONFLICT dropped its event:
+    an elder pressing again got no repeat (safety invariant 7)."""
+    press = {"action": "single", "battery": 100, "voltage": 3000}
+    home.publish(BUTTON_NAME, press, last_seen=False)
+    home.wait_for("SELECT count(*) FROM alerts WHERE rule = 'emergency_call'", 1)
+    time.sleep(1.0)  # a second press a moment later; any gap inside the minute did it
+    home.publish(BUTTON_NAME, press, last_seen=False)
+    presses = "SELECT count(*) FROM events WHERE device_id = 'btn-1' AND event = 'button_press'"
+    home.wait_for(presses, 2)
+    home.wait_for("SELECT trigger_count FROM alerts WHERE rule = 'emergency_call'", 2)
+    [button] = home.alerts("emergency_call")
+    repeated = "SELECT count(*) FROM alert_timeline WHERE alert_id = %s AND kind = 'repeated'"
+    assert home.scalar(repeated, button["id"]) == 1
     assert home.scalar("SELECT count(*) FROM quarantine") == 0
 
 

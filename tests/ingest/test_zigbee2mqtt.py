@@ -105,7 +105,6 @@ QUARANTINED = [
     (f"{SMOKE_TOPIC}/availability", b"{}", QuarantineReason.SCHEMA),
     (SMOKE_TOPIC, b'{"occupancy": true}', QuarantineReason.WRONG_TYPE),
     (SMOKE_TOPIC, b'{"gas": false}', QuarantineReason.WRONG_TYPE),
-    (SMOKE_TOPIC, b'{"action": "single"}', QuarantineReason.WRONG_TYPE),
     (SMOKE_TOPIC, b'{"sos": false}', QuarantineReason.WRONG_TYPE),
     (PIR_TOPIC, b'{"smoke": false}', QuarantineReason.WRONG_TYPE),
     (BUTTON_TOPIC, b'{"illuminance": 3}', QuarantineReason.WRONG_TYPE),
@@ -318,3 +317,74 @@ def test_another_base_topic() -> None:
     gateway = Zigbee2MqttAdapter(directory(), base_topic="z2m-home1")
     assert reading(gateway.decode("z2m-home1/kitchen/gas", b'{"gas": false}', NOW)).gas is False
     assert gateway.decode("z2m-home1/bridge/state", b"online", NOW) == []
+
+
+HS1EB_PRESS = compact({"action": "single", "battery": 100, "linkquality": 120, "voltage": 3000})
+
+
+def event_keys(decoded: list[Decoded]) -> list[tuple[object, str]]:
+    """What the events table's unique index sees (device_id is the same here)."""
+    return [(item.ts, item.msg_id) for item in decoded if isinstance(item, Event)]
+
+
+@pytest.mark.parametrize("seconds", [20, 1, 60])
+def test_a_second_identical_press_is_a_new_press(seconds: int) -> None:
+    """An elder presses twice; without last_seen the two messages are the same bytes.
+    Zigbee2MQTT never caches `action`, so the second is a press of its own: it must not
+    get the first one's ts (then its event would be a duplicate and be dropped)."""
+    gateway = adapter()
+    delay = timedelta(seconds=seconds)
+    first = gateway.decode(BUTTON_TOPIC, HS1EB_PRESS, NOW)
+    again = gateway.decode(BUTTON_TOPIC, HS1EB_PRESS, NOW + delay)
+    assert events(first) == events(again) == [(EventKind.BUTTON_PRESS, {"action": "single"})]
+    assert reading(again).ts == NOW + delay
+    assert set(event_keys(first)).isdisjoint(event_keys(again))
+
+
+def test_a_rise_with_the_bytes_of_an_earlier_message_is_a_new_alarm() -> None:
+    """smoke true, false, true again within a minute: the third message repeats the
+    first one's bytes, and is a new alarm with a ts of its own."""
+    gateway = adapter()
+    alarm = compact({"battery": 90, "smoke": True})
+    first = gateway.decode(SMOKE_TOPIC, alarm, NOW)
+    cleared = compact({"battery": 90, "smoke": False})
+    gateway.decode(SMOKE_TOPIC, cleared, NOW + timedelta(seconds=5))
+    again = gateway.decode(SMOKE_TOPIC, alarm, NOW + timedelta(seconds=10))
+    assert events(first) == events(again) == [ALARM]
+    assert set(event_keys(first)).isdisjoint(event_keys(again))
+
+
+def test_a_rise_after_a_restart_is_never_given_an_old_ts() -> None:
+    """The state kept for a device says the last message had these bytes and no flag up
+    (e.g. restored with its flags cleared): a rise is a new alarm, whatever the bytes."""
+    alarm = compact({"battery": 90, "smoke": True})
+    msg_id = reading(adapter().decode(SMOKE_TOPIC, alarm, NOW)).msg_id
+    states = {SMOKE.device_id: Z2mDeviceState(frozenset(), msg_id, NOW)}
+    result = z2m.decode(SMOKE_TOPIC, alarm, NOW + timedelta(seconds=20), directory(), states)
+    assert events(result.decoded) == [ALARM]
+    assert reading(result.decoded).ts == NOW + timedelta(seconds=20)
+
+
+def test_a_redelivered_alarm_is_stored_once() -> None:
+    """The dedup that stays: the same alarm message again (QoS 1 redelivery, or the
+    gateway republishing its state) raises nothing new and reuses the reading's ts."""
+    gateway = adapter()
+    alarm = compact({"battery": 90, "smoke": True})
+    first = gateway.decode(SMOKE_TOPIC, alarm, NOW)
+    again = gateway.decode(SMOKE_TOPIC, alarm, NOW + timedelta(seconds=20))
+    assert events(first) == [ALARM] and events(again) == []
+    assert (reading(again).ts, reading(again).msg_id) == (reading(first).ts, reading(first).msg_id)
+
+
+@pytest.mark.parametrize(
+    ("topic", "action"), [(SMOKE_TOPIC, "single"), (PIR_TOPIC, "region_1_enter")]
+)
+def test_an_action_from_a_sensor_is_noted_and_the_rest_stored(topic: str, action: str) -> None:
+    """An FP1 registered with a model text we do not know sends region events as
+    `action`: the whole message, presence and battery, was once refused as wrong_type."""
+    decoded = send(topic, {"action": action, "battery": 80})
+    first, note = decoded
+    assert isinstance(first, Reading) and isinstance(note, Rejected)
+    assert first.battery == 80 and first.extra == {"action": action}
+    assert note.reason == QuarantineReason.SCHEMA
+    assert "has no buttons, kept in extra" in note.detail and "rest of the message" in note.detail

@@ -165,3 +165,63 @@ def test_every_zigbee_model_key_is_readable() -> None:
         for key, scaled in model.fields.items():
             if scaled.field is not None:
                 assert model.kind in SENSOR_FIELDS[scaled.field].types, (model.key, key)
+
+
+def test_an_fp1_of_unknown_model_keeps_its_presence() -> None:
+    """Registered as "FP1" (no catalogue row): its region `action` once got the whole
+    message quarantined, so its presence never kept the elder active."""
+    fp1 = gateway(DeviceType.PIR, "FP1")
+    decoded = send(fp1, {"presence": True, "action": "region_1_enter", "linkquality": 90})
+    assert reading(decoded).motion is True
+    assert reading(decoded).extra == {"action": "region_1_enter", "linkquality": 90}
+    [note] = decoded[1:]
+    assert isinstance(note, Rejected) and note.reason == QuarantineReason.SCHEMA
+
+
+PRESENCE_WORDS = [
+    ("none", False),
+    ("presence", True),
+    ("peaceful", True),  # breathing only: still someone there
+    ("small_movement", True),
+    ("large_movement", True),
+    ("motion", True),
+    ("stationary", True),
+    ("NONE", False),
+    ("PRESENCE", True),
+]
+
+
+@pytest.mark.parametrize("model", [None, "ZG-205Z", "no such model"])
+@pytest.mark.parametrize(("word", "motion"), PRESENCE_WORDS)
+def test_presence_state_is_motion(model: str | None, word: str, motion: bool) -> None:
+    """ZG-205Z `presence_state` went to extra; with converters that left `presence`
+    null it was the only presence there was."""
+    radar = gateway(DeviceType.PIR, model)
+    seen = reading(send(radar, {"presence": None, "presence_state": word}))
+    assert seen.motion is motion and "presence_state" not in (seen.extra or {})
+
+
+def test_presence_wins_over_presence_state() -> None:
+    radar = gateway(DeviceType.PIR, None)
+    seen = reading(send(radar, {"presence": False, "presence_state": "presence"}))
+    assert seen.motion is False and seen.extra == {"presence_state": "presence"}
+
+
+@pytest.mark.parametrize(("word", "motion"), [("none", False), ("presence", True), ("move", True)])
+@pytest.mark.parametrize("model", ["ZY-M100-24G", "ZY-M100-24GV2", "_TZE204_gkfbdvyx"])
+def test_zy_m100_state_is_motion(model: str, word: str, motion: bool) -> None:
+    radar = gateway(DeviceType.PIR, model)
+    assert reading(send(radar, {"state": word, "presence": None})).motion is motion
+
+
+def test_state_is_not_presence_for_other_models() -> None:
+    """`state` means a gas detector's warm-up, a switch's ON/OFF: only a row reads it."""
+    seen = reading(send(gateway(DeviceType.PIR, None), {"state": "presence"}))
+    assert seen.motion is None and seen.extra == {"state": "presence"}
+
+
+def test_an_unknown_presence_word_is_reported_not_guessed() -> None:
+    decoded = send(gateway(DeviceType.PIR, None), {"presence_state": "sleeping", "battery": 50})
+    first, note = decoded
+    assert isinstance(first, Reading) and (first.motion, first.battery) == (None, 50)
+    assert isinstance(note, Rejected) and "presence_state" in note.detail
