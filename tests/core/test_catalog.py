@@ -67,13 +67,29 @@ def test_every_quirk_says_what_to_do() -> None:
             assert quirk.summary and quirk.mitigation and quirk.references, quirk.code
 
 
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_quirk_says_what_to_do_in_chinese_too() -> None:
+    """Installers read the app in Chinese: each quirk's summary and mitigation are
+    written in Chinese, not the English sentence again (file names and codes may stay)."""
+    for model in catalog.MODELS:
+        for quirk in model.quirks:
+            for english, chinese in (
+                (quirk.summary, quirk.summary_zh),
+                (quirk.mitigation, quirk.mitigation_zh),
+            ):
+                assert len(HAN.findall(chinese)) >= 10, (quirk.code, chinese)
+                assert english not in chinese and chinese != english, quirk.code
+
+
 def test_the_hs1cg_e_quirk_names_the_converter_we_ship() -> None:
     model = catalog.lookup("GASSensor-EM")
     assert model is not None and model.key == "heiman-hs1cg-e"
     [quirk] = model.quirks
     assert quirk.code == "z2m-external-converter-gas-bit1"
     converter = "deploy/zigbee2mqtt/heiman-hs1cg-e.js"
-    assert converter in quirk.mitigation
+    assert converter in quirk.mitigation and converter in quirk.mitigation_zh
     assert (Path(__file__).parents[2] / converter).is_file()
     assert catalog.open_quirks(model, []) == (quirk,)
     assert catalog.open_quirks(model, [quirk.code]) == ()
