@@ -93,3 +93,25 @@ def test_the_hs1cg_e_quirk_names_the_converter_we_ship() -> None:
     assert (Path(__file__).parents[2] / converter).is_file()
     assert catalog.open_quirks(model, []) == (quirk,)
     assert catalog.open_quirks(model, [quirk.code]) == ()
+
+
+# (model, key, code) of every carrier code that lowers a smoke or gas flag: each is the
+# detector's own statement that the danger is gone (core/catalog/carriers.py says why;
+# a heartbeat, "online" or "muted" code is not one).
+CLEARING_CODES = {
+    ("lian-nb-smoke", "Alarm_Status", 7),  # its alarm state: normal
+    ("siterwell-nb-gas", "gas_sensor_state", 0),  # its alarm state: normal
+    ("wanlin-nb306", "devState", "f"),  # alarm restored (报警恢复); 0 is a heartbeat
+    ("wanlin-nb306", "devState", "F"),
+}
+
+
+def test_only_a_detectors_own_all_clear_clears_a_condition() -> None:
+    clearing = {
+        (model.key, key, code)
+        for model in catalog.MODELS
+        for key, table in model.codes.items()
+        for code, meaning in table.items()
+        if any(meaning.values.get(flag) is False for flag in ("smoke", "gas"))
+    }
+    assert clearing == CLEARING_CODES
