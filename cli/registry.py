@@ -10,6 +10,7 @@ from typing import Any
 
 from cli.wiring import BrokerProvisioner
 from core import db
+from core.errors import InvalidRequest
 from core.settings import load_settings
 from core.types import DeviceType
 from core.zones import DEFAULT_ZONE
@@ -17,7 +18,9 @@ from device_registry import devices, districts, users
 from device_registry.access import Role, system_actor
 from device_registry.schemas import (
     CommunityCreate,
+    DevicePublic,
     DeviceRegister,
+    DeviceUpdate,
     DistrictCreate,
     Platform,
     PowerSource,
@@ -66,7 +69,7 @@ def _users(subparsers: "argparse._SubParsersAction[Any]") -> tuple[str, Handler]
 
 
 def _devices(subparsers: "argparse._SubParsersAction[Any]") -> tuple[str, Handler]:
-    parser = subparsers.add_parser("devices", help="register devices")
+    parser = subparsers.add_parser("devices", help="register devices and record work on them")
     actions = parser.add_subparsers(dest="action", required=True)
     reg = actions.add_parser(
         "register",
@@ -101,7 +104,27 @@ def _devices(subparsers: "argparse._SubParsersAction[Any]") -> tuple[str, Handle
         default=[],
         help="code of a model quirk dealt with on site (repeat)",
     )
-    return "devices", _register_device
+    update = actions.add_parser(
+        "update",
+        help=(
+            "record on a registered device that a model quirk was dealt with on site (its "
+            "warning goes); prints the device, warnings still open go to standard error"
+        ),
+    )
+    update.add_argument("device_id")
+    update.add_argument(
+        "--mitigation",
+        action="append",
+        default=[],
+        help="code of a model quirk now dealt with, added to those listed (repeat)",
+    )
+    update.add_argument(
+        "--drop-mitigation",
+        action="append",
+        default=[],
+        help="code listed by mistake, taken off the device (repeat)",
+    )
+    return "devices", _device_action
 
 
 def _actor_name() -> str:
@@ -171,7 +194,36 @@ def _register_device(args: argparse.Namespace) -> int:
             device = devices.register_device(conn, actor, data, provisioner)
     finally:
         provisioner.close()
+    _print_device(device)
+    return 0
+
+
+def _update_device(args: argparse.Namespace) -> int:
+    if not (args.mitigation or args.drop_mitigation):
+        raise InvalidRequest("nothing to change: give --mitigation or --drop-mitigation")
+    settings = load_settings()
+    actor = system_actor(_actor_name())
+    with db.connect(str(settings.database_url)) as conn:
+        # Locked until the commit: two people recording at once both keep their codes.
+        conn.execute("SELECT 1 FROM devices WHERE device_id = %s FOR UPDATE", (args.device_id,))
+        listed = devices.get_device(conn, actor, args.device_id).mitigations
+        wanted = (set(listed) | set(args.mitigation)) - set(args.drop_mitigation)
+        data = DeviceUpdate(mitigations=sorted(wanted))
+        device = devices.update_device(conn, actor, args.device_id, data)
+    _print_device(device)
+    return 0
+
+
+# `nuanxin devices ACTION`
+DEVICE_ACTIONS: dict[str, Handler] = {"register": _register_device, "update": _update_device}
+
+
+def _device_action(args: argparse.Namespace) -> int:
+    return int(DEVICE_ACTIONS[args.action](args))
+
+
+def _print_device(device: DevicePublic) -> None:
+    """The device on standard output, each open warning (both languages) on standard error."""
     print(json.dumps(device.model_dump(mode="json"), ensure_ascii=False, indent=2))
     for warning in device.warnings:
         print(f"warning: {warning.message}\n  {warning.message_zh}", file=sys.stderr)
-    return 0

@@ -200,8 +200,8 @@ def _quirk_warning(model: Model, quirk: Quirk) -> DeviceWarning:
             "device's mitigations."
         ),
         message_zh=(
-            f"{model.vendor} {model.model} 有已知缺陷（{quirk.code}）：{quirk.summary} "
-            f"处理办法：{quirk.mitigation} 处理完成后，在设备的 mitigations 中登记 "
+            f"{model.vendor} {model.model} 有已知缺陷（{quirk.code}）：{quirk.summary_zh}"
+            f"处理办法：{quirk.mitigation_zh}处理完成后，在设备的 mitigations 中登记 "
             f"“{quirk.code}”。"
         ),
     )
@@ -323,6 +323,8 @@ def _model_public(model: Model) -> ModelPublic:
                 code=q.code,
                 summary=q.summary,
                 mitigation=q.mitigation,
+                summary_zh=q.summary_zh,
+                mitigation_zh=q.mitigation_zh,
                 references=list(q.references),
             )
             for q in model.quirks

@@ -420,6 +420,8 @@ class QuirkPublic(BaseModel):
     code: str = Field(description="list it in a device's mitigations once dealt with")
     summary: str
     mitigation: str
+    summary_zh: str = Field(description="the summary in Chinese (zh-CN)")
+    mitigation_zh: str = Field(description="what to do, in Chinese (zh-CN)")
     references: list[str]
 
 

@@ -92,11 +92,15 @@ class Quirk:
     """A documented defect of a model, and what an installer must do about it.
 
     `code` is what a device's `mitigations` lists once the mitigation is in place; until
-    then registering the model answers with `summary` and `mitigation` as a warning."""
+    then registering the model answers with `summary` and `mitigation` as a warning, in
+    English and in Chinese (`*_zh`, what installers read in the app): both are required,
+    and a completeness test checks that the Chinese is written out, not the English."""
 
     code: str
     summary: str
     mitigation: str
+    summary_zh: str
+    mitigation_zh: str
     references: tuple[str, ...] = ()
 
 

@@ -9,6 +9,21 @@ How a code becomes an alert is decided here, per value, with the reason beside i
 - a "muted" (silenced) code changes nothing: silencing the sounder is not the smoke
   going away, so an open alert must not be cleared by it;
 - a test alarm is the installer's proof (`self_test`), never a fire.
+
+When a code may clear a condition. A cleared condition is written on the open alert
+("smoke gone") for the worker on the way; the alert itself stays open until a person
+closes it. So only a code in which the detector itself says that it no longer senses
+smoke or gas clears; a code that says only that the device is alive never does:
+- LiAn `Alarm_Status` is the detector's alarm state, sent in every report: 1 while it
+  alarms, 2 while it alarms silenced, 7 ("normal") once its chamber no longer sees smoke.
+  7 is that statement, and LiAn has no other "alarm over" code, so 7 clears. (12 "online"
+  is a report that the device joined the network, not a state: it clears nothing.)
+- Siterwell `gas_sensor_state` is likewise a state: 0 ("normal") clears.
+- Wanlin `devState` 0 is not a state but the kind of report — a scheduled heartbeat,
+  sent whatever the chamber sees; the detector says "alarm over" with its own code `f`
+  (报警恢复). So 0 clears nothing and `f` clears (see the row's comments below).
+tests/core/test_catalog.py pins which codes clear, so that a new row decides it on
+purpose.
 """
 
 from typing import Final
@@ -25,11 +40,13 @@ LIAN_ALARM_STATUS: Final = {
     5: Meaning(EventKind.FAULT, {}, "fault (故障)"),
     # The detector reports its own readings as invalid: it cannot be trusted to detect.
     6: Meaning(EventKind.FAULT, {}, "data error (数据异常)"),
-    # Normal: lowers the smoke flag, which clears an open smoke alert's condition once.
+    # Normal: the detector's own statement that it no longer senses smoke (its state, not
+    # a heartbeat code: see the module docstring). Lowers the smoke flag, which clears an
+    # open smoke alert's condition once.
     7: Meaning(None, {"smoke": False}, "normal (正常)"),
     10: Meaning(EventKind.TAMPER, {"tamper": True}, "tamper: removed from its base (防拆)"),
     11: Meaning(None, {"tamper": False}, "tamper restored (防拆恢复)"),
-    12: Meaning(None, {}, "online (上线)"),
+    12: Meaning(None, {}, "online (上线)"),  # joined the network: says nothing of smoke
     # The installer's test button: the commissioning proof, not a fire.
     14: Meaning(EventKind.SELF_TEST, {}, "test alarm (测试报警)"),
 }
@@ -94,7 +111,9 @@ _PUSHED: Final[tuple[Model, ...]] = (
 #   heartbeat after a fire means the smoke is gone (the detector may have been taken
 #   down, or its battery be failing). Clearing on it would tell a worker on the way that
 #   the danger is over when nobody knows that. The clear is the detector's own "alarm
-#   restored" code, `f` (报警恢复): an alarm_clear event with smoke = false.
+#   restored" code, `f` (报警恢复): an alarm_clear event with smoke = false. (LiAn's
+#   `Alarm_Status` 7 does clear: it is the detector's alarm state saying "normal", and
+#   LiAn has no separate restore code; see the module docstring.)
 _WANLIN_DEV_STATE: Final = {
     0: Meaning(detail="heartbeat (心跳)"),
     1: Meaning(EventKind.ALARM, {"smoke": True}, "fire (发生火警)"),

@@ -33,6 +33,17 @@ HS1CG_E_GAS_BIT = Quirk(
         "log says the converter was loaded, press the detector's test button and see "
         "gas: true; then register the device with this mitigation listed."
     ),
+    summary_zh=(
+        "海曼 HS1CG-E（GASSensor-EM）用 IAS 区域状态的第 1 位报告燃气报警，而标准 "
+        "Zigbee2MQTT 读取的是第 0 位（fz.ias_gas_alarm_1）：真实燃气报警时它发布 "
+        "gas: false，任何告警都无法触发。"
+    ),
+    mitigation_zh=(
+        f"将 {HS1CG_E_CONVERTER} 安装为 Zigbee2MQTT 外部转换器（2.x：复制到 "
+        "data/external_converters/；1.x：复制到 data/，并在 configuration.yaml 的 "
+        "external_converters 中列出），重启 Zigbee2MQTT，确认日志显示转换器已加载，"
+        "按下报警器的测试按钮，看到 gas: true；然后在设备登记中列出此处理项。"
+    ),
     references=(
         "Koenkk/zigbee2mqtt#9318",
         "Koenkk/zigbee2mqtt#16202",

@@ -207,6 +207,11 @@ def test_a_model_with_an_open_quirk_is_registered_with_its_warning_until_mitigat
     assert (warning["kind"], warning["code"]) == ("open_quirk", GAS_BIT_QUIRK)
     assert "deploy/zigbee2mqtt/heiman-hs1cg-e.js" in warning["message"]
     assert GAS_BIT_QUIRK in warning["message_zh"] and "处理办法" in warning["message_zh"]
+    # the Chinese line is the quirk's Chinese text, not the English sentences again
+    assert HS1CG_E.quirks[0].summary_zh in warning["message_zh"]
+    assert HS1CG_E.quirks[0].mitigation_zh in warning["message_zh"]
+    assert HS1CG_E.quirks[0].summary not in warning["message_zh"]
+    assert "deploy/zigbee2mqtt/heiman-hs1cg-e.js" in warning["message_zh"]
     assert device["catalogue_key"] == "heiman-hs1cg-e"
     # the model's defaults: a mains-powered gas detector reports like a mains device
     assert (device["power_source"], device["heartbeat_interval_s"]) == ("mains", 300)
@@ -354,6 +359,9 @@ def test_the_catalogue_lists_kinds_and_models_for_those_who_register_devices(
     hs1cg_e = models["heiman-hs1cg-e"]
     assert (hs1cg_e["kind"], hs1cg_e["transport"]) == ("gas", "zigbee2mqtt")
     assert [q["code"] for q in hs1cg_e["quirks"]] == [GAS_BIT_QUIRK]
+    [quirk] = hs1cg_e["quirks"]
+    assert quirk["summary_zh"] == HS1CG_E.quirks[0].summary_zh and "燃气" in quirk["summary_zh"]
+    assert quirk["mitigation_zh"] == HS1CG_E.quirks[0].mitigation_zh
     for role in ("community_worker", "family"):
         refused = client.get("/api/v1/catalogue", headers=auth(world.usernames[role]))
         assert refused.status_code == 403

@@ -138,3 +138,70 @@ def test_a_platform_device_registers_without_the_broker_and_its_warnings_are_pri
     assert "imei" in without_platform.stderr and "give platform" in without_platform.stderr
     taken = run_nuanxin("devices", "register", "smk-nb-2", *device[3:], *platform, env=env)
     assert taken.returncode != 0 and "IMEI" in taken.stderr, taken.stderr
+
+
+def test_an_installer_records_a_mitigation_on_a_device_already_registered(
+    empty_database: str,
+) -> None:
+    """The HS1CG-E was registered before its converter was installed: once it is, the
+    installer records the mitigation from the command line and the warning goes; a code
+    that is no quirk of the model, an unknown device or nothing to change is one line."""
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        migrate(conn, discover(PACKAGED_DIR))
+    env = clean_env(NUANXIN_DATABASE_URL=empty_database)
+    added = run_nuanxin("districts", "add", "东胜区", "--community", "富兴社区", env=env)
+    community_id = json.loads(added.stdout)["communities"][0]["id"]
+    with psycopg.connect(empty_database) as conn:
+        elder = elders.create_elder(
+            conn,
+            system_actor(),
+            ElderCreate(community_id=community_id, name="王秀英", home=HomeIn(address="12号")),
+        )
+    gas = ("--type", "gas", "--elder", str(elder.id), "--model", "HS1CG-E")
+    registered = run_nuanxin(
+        "devices", "register", "gas-kitchen", *gas, "--zigbee-name", "厨房/燃气", env=env
+    )
+    assert registered.returncode == 0, registered.stderr
+    assert "z2m-external-converter-gas-bit1" in registered.stderr  # its open quirk
+
+    update = ("devices", "update", "gas-kitchen")
+    done = run_nuanxin(*update, "--mitigation", "z2m-external-converter-gas-bit1", env=env)
+    assert done.returncode == 0, done.stderr
+    device = json.loads(done.stdout)
+    assert device["mitigations"] == ["z2m-external-converter-gas-bit1"]
+    assert device["warnings"] == [] and "warning" not in done.stderr
+    again = run_nuanxin(*update, "--mitigation", "z2m-external-converter-gas-bit1", env=env)
+    assert json.loads(again.stdout)["mitigations"] == ["z2m-external-converter-gas-bit1"]
+    with psycopg.connect(empty_database) as conn:
+        audited = conn.execute(
+            "SELECT actor, detail FROM audit_log WHERE action = 'device.update'"
+            " AND entity_id = 'gas-kitchen' ORDER BY id"
+        ).fetchall()
+        listed = conn.execute(
+            "SELECT mitigations FROM devices WHERE device_id = 'gas-kitchen'"
+        ).fetchone()
+    assert listed == (["z2m-external-converter-gas-bit1"],)
+    assert audited and all(actor.startswith("cli:") for actor, _ in audited)
+    assert audited[0][1]["fields"] == ["mitigations"]
+
+    # listed by mistake: taken back, and the warning is back with it
+    dropped = run_nuanxin(*update, "--drop-mitigation", "z2m-external-converter-gas-bit1", env=env)
+    assert dropped.returncode == 0, dropped.stderr
+    assert json.loads(dropped.stdout)["mitigations"] == []
+    assert "warning: Heiman HS1CG-E has a known defect" in dropped.stderr
+
+    for args, says in (
+        (("--mitigation", "not-a-quirk"), "no quirk not-a-quirk to mitigate"),
+        (("--mitigation", "Not A Code"), "mitigation"),
+        ((), "--mitigation"),
+    ):
+        refused = run_nuanxin(*update, *args, env=env)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+        assert says in refused.stderr and len(refused.stderr.strip().splitlines()) == 1, (
+            refused.stderr
+        )
+    unknown = run_nuanxin("devices", "update", "gas-nowhere", "--mitigation", "x", env=env)
+    assert unknown.returncode != 0 and "device gas-nowhere not found" in unknown.stderr
+    with psycopg.connect(empty_database) as conn:
+        still = conn.execute("SELECT mitigations FROM devices WHERE device_id = 'gas-kitchen'")
+        assert still.fetchone() == ([],)

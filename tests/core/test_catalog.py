@@ -67,13 +67,51 @@ def test_every_quirk_says_what_to_do() -> None:
             assert quirk.summary and quirk.mitigation and quirk.references, quirk.code
 
 
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_quirk_says_what_to_do_in_chinese_too() -> None:
+    """Installers read the app in Chinese: each quirk's summary and mitigation are
+    written in Chinese, not the English sentence again (file names and codes may stay)."""
+    for model in catalog.MODELS:
+        for quirk in model.quirks:
+            for english, chinese in (
+                (quirk.summary, quirk.summary_zh),
+                (quirk.mitigation, quirk.mitigation_zh),
+            ):
+                assert len(HAN.findall(chinese)) >= 10, (quirk.code, chinese)
+                assert english not in chinese and chinese != english, quirk.code
+
+
 def test_the_hs1cg_e_quirk_names_the_converter_we_ship() -> None:
     model = catalog.lookup("GASSensor-EM")
     assert model is not None and model.key == "heiman-hs1cg-e"
     [quirk] = model.quirks
     assert quirk.code == "z2m-external-converter-gas-bit1"
     converter = "deploy/zigbee2mqtt/heiman-hs1cg-e.js"
-    assert converter in quirk.mitigation
+    assert converter in quirk.mitigation and converter in quirk.mitigation_zh
     assert (Path(__file__).parents[2] / converter).is_file()
     assert catalog.open_quirks(model, []) == (quirk,)
     assert catalog.open_quirks(model, [quirk.code]) == ()
+
+
+# (model, key, code) of every carrier code that lowers a smoke or gas flag: each is the
+# detector's own statement that the danger is gone (core/catalog/carriers.py says why;
+# a heartbeat, "online" or "muted" code is not one).
+CLEARING_CODES = {
+    ("lian-nb-smoke", "Alarm_Status", 7),  # its alarm state: normal
+    ("siterwell-nb-gas", "gas_sensor_state", 0),  # its alarm state: normal
+    ("wanlin-nb306", "devState", "f"),  # alarm restored (报警恢复); 0 is a heartbeat
+    ("wanlin-nb306", "devState", "F"),
+}
+
+
+def test_only_a_detectors_own_all_clear_clears_a_condition() -> None:
+    clearing = {
+        (model.key, key, code)
+        for model in catalog.MODELS
+        for key, table in model.codes.items()
+        for code, meaning in table.items()
+        if any(meaning.values.get(flag) is False for flag in ("smoke", "gas"))
+    }
+    assert clearing == CLEARING_CODES

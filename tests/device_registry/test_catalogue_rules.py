@@ -21,7 +21,7 @@ NB_SMOKE = Model(
     transport=Transport.CTWING,
     source="this test",
     fixture="none",
-    quirks=(Quirk("test-quirk", "It forgets.", "Remind it."),),
+    quirks=(Quirk("test-quirk", "It forgets.", "Remind it.", "它会忘记。", "提醒它。"),),
     heartbeat_s=43200,
 )
 
@@ -60,6 +60,9 @@ def test_its_quirk_warns_until_listed_and_its_interval_is_the_default(
     )
     [warning] = catalogue.warnings(device)
     assert warning.code == "test-quirk" and "Remind it." in warning.message
+    # the Chinese line is Chinese through and through: no English sentence in it
+    assert "它会忘记。" in warning.message_zh and "提醒它。" in warning.message_zh
+    assert "It forgets." not in warning.message_zh and "Remind it." not in warning.message_zh
     assert catalogue.warnings(replace(device, mitigations=("test-quirk",))) == []
     assert catalogue.default_heartbeat_s(device, PowerSource.BATTERY) == 43200
 

@@ -90,6 +90,9 @@ def test_installer_registers_a_ctwing_device_by_imei_and_reads_the_models_warnin
     warning = page.locator("[data-code=z2m-external-converter-gas-bit1]")
     expect(warning).to_contain_text("HS1CG-E")
     expect(warning).to_contain_text("deploy/zigbee2mqtt/heiman-hs1cg-e.js")
+    # the app speaks Chinese: the defect and what to do are in Chinese, not English
+    expect(warning).to_contain_text("外部转换器")
+    expect(warning).not_to_contain_text("stock Zigbee2MQTT reads bit 0")
     expect(page.locator("[data-no-account=gateway]")).to_be_visible()
     fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert fits, "the warning widens the phone's screen"
