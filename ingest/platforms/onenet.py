@@ -20,7 +20,16 @@ A push whose signature fails is `Refused`, never stored. A signed push that cann
 used (undecryptable, bad shape, unknown device, time out of window) is quarantined with
 its reason: the platform's retry would bring the same bytes.
 
-Dedup ids: Studio's `id`; classic pushes have none, so a hash of the data point.
+Replays: the signature covers `msg` and `nonce` only, so nothing outside them decides
+what a push is. The dedup id of a Studio push is a hash of its signed `msg` text (never
+the unsigned `id`), and its time comes from inside `msg` (the params' or lifeCycle's own
+`time`, never the unsigned envelope `time`): a captured push resent with `id` or `time`
+changed lands on the same (device, ts, msg_id) and stores nothing. A Studio `msg` that
+carries no time of its own is quarantined for that reason. The envelope `time` must be
+within STUDIO_FRESHNESS of arrival: OneNET retries for ~2 h 45 min, so an older push is
+no retry, and is quarantined (TS_WINDOW) rather than taken as news. Classic pushes carry
+no envelope id or time: each data point's id is a hash of its signed fields (dev_id, type,
+ds_id, at, value), its time the signed `at`.
 """
 
 import base64
@@ -31,7 +40,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -46,6 +55,10 @@ PLATFORM: Final = "onenet"
 TOPIC: Final = "platform/onenet"
 RANDOM_PREFIX: Final = 16
 LENGTH_BYTES: Final = 4
+# OneNET Studio retries an unanswered push up to 16 times over ~2 h 45 min; 3 h leaves
+# room for the last retry and the platform's queueing, and no more.
+STUDIO_FRESHNESS: Final = timedelta(hours=3)
+STUDIO_CLOCK_SKEW: Final = timedelta(minutes=5)  # the platform's clock ahead of ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +223,29 @@ def _messages(
             work = functools.partial(_classic, item, received_at, directory, body)
             decoded.extend(envelope.guarded(TOPIC, body, received_at, work))
         return decoded
+    _check_fresh(push.get("time"), received_at)
     plain = text if text.lstrip().startswith("{") else _decrypt(text, keys)
-    return _studio(push, _loads(plain), received_at, directory, body)
+    msg_id = service_data.report_id(PLATFORM, "studio", text)
+    return _studio(_loads(plain), msg_id, received_at, directory, body)
+
+
+def _check_fresh(value: Any, received_at: datetime) -> None:
+    """The Studio envelope's `time` (unsigned: a sanity check on top of the signed dedup)
+    within STUDIO_FRESHNESS before arrival and STUDIO_CLOCK_SKEW after it."""
+    sent = envelope.device_time(value, received_at, "time")
+    hours = STUDIO_FRESHNESS.total_seconds() / 3600
+    if sent < received_at - STUDIO_FRESHNESS:
+        raise Quarantine(
+            QuarantineReason.TS_WINDOW,
+            f"time {sent.isoformat()} is more than {hours:g} h before arrival"
+            f" {received_at.isoformat()}: older than the platform's retries, so a replay",
+        )
+    if sent > received_at + STUDIO_CLOCK_SKEW:
+        raise Quarantine(
+            QuarantineReason.TS_WINDOW,
+            f"time {sent.isoformat()} is after arrival {received_at.isoformat()}"
+            f" by more than {STUDIO_CLOCK_SKEW.total_seconds() / 60:g} min",
+        )
 
 
 def _loads(text: str) -> Any:
@@ -241,15 +275,12 @@ def _classic(
 
 
 def _studio(
-    push: dict[str, Any],
     msg: dict[str, Any],
+    msg_id: str,
     received_at: datetime,
     directory: DeviceDirectory,
     body: bytes,
 ) -> list[Decoded]:
-    push_id = envelope.identity(push.get("id"))
-    if push_id is None:
-        raise Quarantine(QuarantineReason.SCHEMA, "id: missing (the dedup key of a Studio push)")
     kind = envelope.field(msg, "messageType", str)
     found = msg.get("data")
     data: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -260,8 +291,7 @@ def _studio(
         status = data.get("status", msg.get("status"))
         if status not in ONLINE:
             raise Quarantine(QuarantineReason.SCHEMA, f"lifeCycle status {describe(status)}")
-        when = data.get("time", msg.get("timestamp", push.get("time")))
-        ts = envelope.device_time(when, received_at, "time")
+        ts = _signed_time(data.get("time", msg.get("timestamp")), received_at)
         return [Status(device.device_id, ONLINE[status], received_at, ts)]
     if kind != "notify":
         raise Quarantine(
@@ -270,9 +300,19 @@ def _studio(
     params = envelope.field(data, "params", dict)
     notify_type = msg.get("notifyType")
     properties, times = _properties(params, event=notify_type == "event")
-    ts = envelope.device_time(max(times, default=push.get("time")), received_at, "time")
-    origin = service_data.Origin(device, ts, f"{PLATFORM}:{push_id}", received_at, TOPIC, body)
+    ts = _signed_time(max(times, default=None), received_at)
+    origin = service_data.Origin(device, ts, msg_id, received_at, TOPIC, body)
     return service_data.decode(origin, properties)
+
+
+def _signed_time(value: Any, received_at: datetime) -> datetime:
+    if value is None:
+        raise Quarantine(
+            QuarantineReason.SCHEMA,
+            "msg carries no time of its own; the envelope's time is not signed, so this"
+            " push could not be told from a replay",
+        )
+    return envelope.device_time(value, received_at, "msg time")
 
 
 # lifeCycle status as OneNET Studio documents it (text), and as some products send it.

@@ -22,7 +22,9 @@ from tests.support.world import World
 
 Auth = Callable[[str], dict[str, str]]
 
-HS1CG_E = catalog.lookup("HS1CG-E")
+_HS1CG_E = catalog.lookup("HS1CG-E")
+assert _HS1CG_E is not None
+HS1CG_E: catalog.Model = _HS1CG_E
 assert HS1CG_E is not None and HS1CG_E.quirks, "the catalogue's HS1CG-E row and its quirk"
 GAS_BIT_QUIRK = HS1CG_E.quirks[0].code
 

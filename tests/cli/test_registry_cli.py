@@ -12,6 +12,7 @@ from device_registry.access import system_actor
 from device_registry.schemas import ElderCreate, HomeIn
 from tests.support.broker import project_broker
 from tests.support.cli import NUANXIN, clean_env, run_nuanxin
+from tests.support.databases import migrated
 
 
 def test_first_setup_from_the_command_line(migrated_database_url: str, tmp_path: Path) -> None:
@@ -146,8 +147,7 @@ def test_an_installer_records_a_mitigation_on_a_device_already_registered(
     """The HS1CG-E was registered before its converter was installed: once it is, the
     installer records the mitigation from the command line and the warning goes; a code
     that is no quirk of the model, an unknown device or nothing to change is one line."""
-    with psycopg.connect(empty_database, autocommit=True) as conn:
-        migrate(conn, discover(PACKAGED_DIR))
+    migrated(empty_database)
     env = clean_env(NUANXIN_DATABASE_URL=empty_database)
     added = run_nuanxin("districts", "add", "东胜区", "--community", "富兴社区", env=env)
     community_id = json.loads(added.stdout)["communities"][0]["id"]

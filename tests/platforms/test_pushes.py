@@ -3,6 +3,8 @@ alert engine: stored once, retried and stored once, refused and counted, quarant
 with a reason, moving device state, opening the right alert — and never a 200 without
 a commit."""
 
+import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -151,6 +153,40 @@ def test_onenet_bad_signature_is_refused_and_counted(ps: PlatformStack) -> None:
     unsigned = Push("onenet", b'{"msg":{"type":1},"nonce":"abcdefgh"}')
     assert ps.sender.send(unsigned).status_code == 401
     assert ps.count(READINGS, "gas-1") == 0 and ps.count("SELECT 1 FROM quarantine") == 0
+
+
+def resent(push: Push, **changes: Any) -> Push:
+    """A captured push sent again with unsigned members changed: what a replay looks like."""
+    return Push("onenet", json.dumps({**json.loads(push.body), **changes}).encode())
+
+
+def test_onenet_studio_replay_with_another_id_stores_nothing(ps: PlatformStack) -> None:
+    """The attacker: a captured, validly signed Studio alarm sent again with only `id`
+    changed (the signature covers `msg` and `nonce`, not `id` or `time`), then with `time`
+    moved to now as well. Neither may store a second alarm or touch the alert."""
+    push = GAS.studio_property({"gas_sensor_state": 2})
+    send(ps, push)
+    [alert] = alerts(ps, "gas")
+    stored = (ps.count(READINGS, "gas-1"), ps.count(EVENTS, "gas-1"))
+    send(ps, resent(push, id=secrets.token_hex(16)))
+    send(ps, resent(push, id=secrets.token_hex(16), time=now_ms() + 5000))
+    assert (ps.count(READINGS, "gas-1"), ps.count(EVENTS, "gas-1")) == stored
+    assert alerts(ps, "gas") == [alert]
+
+
+HOUR_MS = 3600 * 1000
+
+
+def test_onenet_studio_push_older_than_the_retry_schedule_is_kept_aside(
+    ps: PlatformStack,
+) -> None:
+    """OneNET retries for ~2 h 45 min; a push whose `time` is over 3 h old is no retry."""
+    retried = GAS.studio_property({"gas_sensor_state": 0}, now_ms() - 165 * 60 * 1000)
+    assert send(ps, retried).json() == {"status": "stored"}
+    stale = GAS.studio_property({"gas_sensor_state": 2}, now_ms() - 3 * HOUR_MS - 60_000)
+    [note] = send(ps, stale).json()["quarantined"]
+    assert note["reason"] == "ts_window" and "3 h" in note["detail"]
+    assert ps.count(EVENTS, "gas-1") == 0 and alerts(ps, "gas") == []
 
 
 def test_onenet_unknown_device_is_quarantined(ps: PlatformStack) -> None:
