@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -118,6 +118,8 @@ ADDRESSERS: dict[Channel, Addresser] = {
     Channel.VOICE: _voice,
     Channel.APP: _app,
 }
+# Channels that go to the deployment's own addresses, not to a contact (plan_step).
+GROUP_CHANNELS: Final = frozenset({Channel.WEBHOOK})
 
 
 def plan_step(
@@ -134,6 +136,9 @@ def plan_step(
         return planned
     # People are reached on their channels; a webhook goes to the deployment's URLs below.
     personal = [Channel(c) for c in step.channels if Channel(c) in ADDRESSERS]
+    for unknown in set(step.channels) - {c.value for c in (*ADDRESSERS, *GROUP_CHANNELS)}:
+        # A channel nothing can send on is said out loud, never dropped in silence.
+        planned.skipped.append(f"{unknown}: no way to reach anyone on this channel")
     for contact in contacts_for(conn, elder, step.targets):
         for channel in _reachable(conn, alert, contact, personal, now, planned):
             _plan_contact(conn, alert, elder, contact, channel, step, channels, now, planned)
